@@ -1,0 +1,3 @@
+"""MM Rebate Bot: the trading runtime (never imports mmctl)."""
+
+__version__ = "0.1.0"

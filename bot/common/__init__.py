@@ -1,0 +1,1 @@
+"""Shared plumbing: JSON I/O (orjson, atomic writes) and clocks."""

@@ -1,0 +1,1 @@
+"""Exchange connectors: the only door between the bot and a venue."""

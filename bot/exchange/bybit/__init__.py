@@ -1,0 +1,1 @@
+"""Bybit V5: pure wire/parse/signing modules and the I/O clients built on them."""
