@@ -1,0 +1,1 @@
+"""mmctl: the operations toolkit around MM Rebate Bot."""

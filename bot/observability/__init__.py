@@ -1,0 +1,1 @@
+"""Logging with redaction, Prometheus metrics, the fill ledger and the market-data recorder."""

@@ -1,0 +1,3 @@
+from mmctl.app import main
+
+main()

@@ -1,0 +1,157 @@
+"""Root Typer app: global options, lazy command registry, and the one exception -> exit code map."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from mmctl.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from bot.config import AppConfig
+
+__all__ = ["Run", "app", "main"]
+
+# name -> ("module:attribute", short help). Modules are imported only when their command runs,
+# so `mmctl --help` stays fast however many commands join.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("mmctl.commands.config:app", "Show, check and diff the configuration."),
+    "secrets": ("mmctl.commands.secrets:app", "Provision and check API keys and the admin token."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """Click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _COMMANDS:
+            target, _ = _COMMANDS[cmd_name]
+            module_name, attr = target.split(":")
+            obj = getattr(importlib.import_module(module_name), attr)
+            cmd = typer.main.get_command(obj) if isinstance(obj, typer.Typer) else obj
+            cmd.name = cmd_name
+            return cmd
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name][1]) for name in sorted(_COMMANDS)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@dataclass
+class Run:
+    """What every command receives in ctx.obj: global options and the lazily loaded config."""
+
+    config_path: Path | None
+    overrides: tuple[str, ...]
+    log_format: str
+    log_level: str
+    json: bool
+    _config: Any = field(default=None, repr=False)
+
+    @property
+    def config(self) -> AppConfig:
+        if self._config is None:
+            from bot.config import load_config
+
+            self._config = load_config(self.config_path, overrides=self.overrides)
+        return self._config  # type: ignore[no-any-return]
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="mmctl: run, check and operate MM Rebate Bot.",
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="TOML config file (default: $MM_CONFIG or built-in defaults).",
+                     envvar="MM_CONFIG"),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set risk.max_open_orders=10 (repeatable)."),
+    ] = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="console | json")] = "console",
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG | INFO | WARNING | ERROR")] = "INFO",
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output where supported.")] = False,
+) -> None:
+    if log_format not in ("console", "json"):
+        raise typer.BadParameter("must be 'console' or 'json'", param_hint="--log-format")
+    ctx.obj = Run(config, tuple(set_ or ()), log_format, log_level.upper(), json_out)
+    from bot.observability.logging import configure
+
+    configure(fmt=log_format, level=log_level.upper())
+
+
+def _error(msg: str) -> None:
+    sys.stderr.write(f"error: {msg}\n")
+
+
+def _exit_code_for(exc: BaseException) -> int:
+    """Map project errors to exit codes; returns FAILURE for anything unexpected."""
+    from bot import errors
+
+    if isinstance(exc, errors.ConfigError):
+        _error(exc.message)
+        for path, problem in exc.problems:
+            sys.stderr.write(f"  {path}: {problem}\n")
+        return ExitCode.CONFIG
+    if isinstance(exc, errors.RiskRejected):
+        _error(str(exc))
+        return ExitCode.RISK
+    if isinstance(exc, errors.ExchangeError):
+        _error(str(exc))
+        return ExitCode.EXCHANGE
+    if isinstance(exc, errors.MMError):
+        _error(str(exc))
+        return ExitCode.FAILURE
+    import traceback
+
+    traceback.print_exception(exc)
+    return ExitCode.FAILURE
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="mmctl", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # the one place that turns errors into exit codes
+        sys.exit(_exit_code_for(exc))
+    sys.exit(rv if isinstance(rv, int) else ExitCode.OK)
+
+
+if __name__ == "__main__":
+    main()
