@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -24,16 +23,17 @@ __all__ = ["Run", "app", "main"]
 _COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("mmctl.commands.config:app", "Show, check and diff the configuration."),
     "secrets": ("mmctl.commands.secrets:app", "Provision and check API keys and the admin token."),
+    "lint": ("mmctl.commands.lint:app", "Lints: non-ASCII in logs and CI files (lint ascii)."),
 }
 
 
 class LazyGroup(TyperGroup):
     """Click group whose subcommands are imported on first use."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(_COMMANDS))
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in _COMMANDS:
             target, _ = _COMMANDS[cmd_name]
             module_name, attr = target.split(":")
@@ -43,7 +43,7 @@ class LazyGroup(TyperGroup):
             return cmd
         return super().get_command(ctx, cmd_name)
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, _COMMANDS[name][1]) for name in sorted(_COMMANDS)]
         if rows:
             with formatter.section("Commands"):
@@ -137,21 +137,26 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=argv, prog_name="mmctl", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         sys.exit(ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(ExitCode.INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except Exception as exc:  # the one place that turns errors into exit codes
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]  # Click's exceptions render themselves
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         sys.exit(_exit_code_for(exc))
     sys.exit(rv if isinstance(rv, int) else ExitCode.OK)
 
+
+def _is_usage_error(exc: Exception) -> bool:
+    # Typer vendors its own copy of Click in recent releases, so match Click's exception
+    # protocol rather than one class: a `show()` method and an integer `exit_code`.
+    return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
 
 if __name__ == "__main__":
     main()
