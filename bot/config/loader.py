@@ -30,7 +30,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}", problems=[(str(path), "not found")]) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}", problems=[(str(path), "unreadable")]) from None
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}",
+                          problems=[(str(path), "unreadable")]) from None
     try:
         return tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
     except UnicodeDecodeError:

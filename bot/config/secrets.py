@@ -140,7 +140,8 @@ def load_secrets(env: Mapping[str, str], *, require_keys: bool, secrets_dir: str
     if require_keys:
         problems = [
             _missing(name, why)
-            for name, value in (("BYBIT_API_KEY", secrets.bybit_api_key), ("BYBIT_API_SECRET", secrets.bybit_api_secret))
+            for name, value in (("BYBIT_API_KEY", secrets.bybit_api_key),
+                                ("BYBIT_API_SECRET", secrets.bybit_api_secret))
             if value is None
         ]
         if problems:

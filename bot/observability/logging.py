@@ -96,7 +96,7 @@ class StructLogger:
     def exception(self, event: str, **fields: Any) -> None:
         self._emit(logging.ERROR, event, True, fields)
 
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - mirrors logging.Logger
+    def isEnabledFor(self, level: int) -> bool:
         return self._log.isEnabledFor(level)
 
 
@@ -142,7 +142,7 @@ def _file_handler(path: Path, max_bytes: int, backups: int) -> logging.Handler:
         from logging.handlers import RotatingFileHandler
 
         return RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
-    return CompressingRotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+    return CompressingRotatingFileHandler(path, max_bytes=max_bytes, backup_count=backups, encoding="utf-8")
 
 
 def register_secrets(values: Iterable[str]) -> None:

@@ -10,13 +10,13 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.exposition import generate_latest
-from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 
-__all__ = ["KNOWN_RET_CODES", "Metrics", "WS_TYPES", "ret_code_label"]
+__all__ = ["KNOWN_RET_CODES", "WS_TYPES", "Metrics", "ret_code_label"]
 
 # *_created series double the exposition and no rule or panel reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 
 WS_TYPES = ("public", "private", "trade")
 KNOWN_RET_CODES = frozenset(

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["MASK", "Redactor", "SENSITIVE_KEY"]
+__all__ = ["MASK", "SENSITIVE_KEY", "Redactor"]
 
 MASK = "***"
 _WINDOW = 8  # a leaked piece this long of a known secret is redacted (websockets truncates frames)

@@ -36,7 +36,9 @@ def _read_value(name: str) -> str:
 def provision(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="BYBIT_API_KEY | BYBIT_API_SECRET | MM_ADMIN_TOKEN")],
-    directory: Annotated[Path | None, typer.Option("--dir", help="Secrets directory (default: config secrets_dir).")] = None,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Secrets directory (default: config secrets_dir).")
+    ] = None,
     docker: Annotated[bool, typer.Option("--docker", help="Create a Docker Swarm secret instead of a file.")] = False,
 ) -> None:
     """Store secret NAME read from stdin (or a hidden prompt): a 0600 file, or `docker secret create`."""

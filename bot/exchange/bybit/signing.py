@@ -16,7 +16,9 @@ def rest_sign_payload(timestamp_ms: int | str, api_key: str, recv_window_ms: int
     return head + (payload if isinstance(payload, bytes) else payload.encode())
 
 
-def sign_rest(secret: str, timestamp_ms: int | str, api_key: str, recv_window_ms: int | str, payload: str | bytes) -> str:
+def sign_rest(
+    secret: str, timestamp_ms: int | str, api_key: str, recv_window_ms: int | str, payload: str | bytes
+) -> str:
     """X-BAPI-SIGN for HMAC keys: lowercase hex HMAC-SHA256."""
     msg = rest_sign_payload(timestamp_ms, api_key, recv_window_ms, payload)
     return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()

@@ -73,7 +73,8 @@ def test_group_readable_file_warns(tmp_path: Path, clean_env: dict[str, str], ca
     with caplog.at_level(logging.WARNING):
         read_secret("BYBIT_API_KEY", {**clean_env, "BYBIT_API_KEY_FILE": str(f)})
     assert any(r.getMessage() == "secret_file_permissions_unsafe" for r in caplog.records)
-    [status] = [s for s in check_secrets({**clean_env, "BYBIT_API_KEY_FILE": str(f)}, None) if s.name == "BYBIT_API_KEY"]
+    statuses = check_secrets({**clean_env, "BYBIT_API_KEY_FILE": str(f)}, None)
+    [status] = [s for s in statuses if s.name == "BYBIT_API_KEY"]
     assert status.state == "unsafe_permissions"
 
 
