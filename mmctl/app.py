@@ -24,6 +24,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("mmctl.commands.config:app", "Show, check and diff the configuration."),
     "secrets": ("mmctl.commands.secrets:app", "Provision and check API keys and the admin token."),
     "lint": ("mmctl.commands.lint:app", "Lints: non-ASCII in logs and CI files (lint ascii)."),
+    "validate": ("mmctl.commands.validate:app", "Run the full-stack validator (steps in ci/validate.toml)."),
+    "logs": ("mmctl.commands.logs:app", "Rotate and prune log files (safe while the bot writes)."),
 }
 
 
