@@ -26,6 +26,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("mmctl.commands.lint:app", "Lints: non-ASCII in logs and CI files (lint ascii)."),
     "validate": ("mmctl.commands.validate:app", "Run the full-stack validator (steps in ci/validate.toml)."),
     "logs": ("mmctl.commands.logs:app", "Rotate and prune log files (safe while the bot writes)."),
+    "audit": ("mmctl.commands.audit:app", "Security scan: pip-audit, bandit, cargo-audit; gate by severity."),
 }
 
 
