@@ -1,1 +1,53 @@
 """Exchange connectors: the only door between the bot and a venue."""
+
+from bot.exchange.base import (
+    AmendRequest,
+    CancelRequest,
+    EventStream,
+    ExchangeClient,
+    FeeRate,
+    OrderRequest,
+    OrderResult,
+    StreamExhausted,
+)
+from bot.exchange.events import (
+    Ack,
+    BookUpdate,
+    CoinBalance,
+    ExchangeEvent,
+    Execution,
+    OrderUpdate,
+    Pong,
+    PositionUpdate,
+    StreamKind,
+    StreamState,
+    StreamStatus,
+    Ticker,
+    Trade,
+    WalletUpdate,
+)
+
+__all__ = [
+    "Ack",
+    "AmendRequest",
+    "BookUpdate",
+    "CancelRequest",
+    "CoinBalance",
+    "EventStream",
+    "ExchangeClient",
+    "ExchangeEvent",
+    "Execution",
+    "FeeRate",
+    "OrderRequest",
+    "OrderResult",
+    "OrderUpdate",
+    "Pong",
+    "PositionUpdate",
+    "StreamExhausted",
+    "StreamKind",
+    "StreamState",
+    "StreamStatus",
+    "Ticker",
+    "Trade",
+    "WalletUpdate",
+]
