@@ -72,6 +72,8 @@ def compress_file(source: str | os.PathLike[str], dest: str | os.PathLike[str], 
     tmp = f"{os.fspath(dest)}.tmp"
     with open(source, "rb") as src, gzip.open(tmp, "wb", compresslevel=level) as dst:
         shutil.copyfileobj(src, dst, 1024 * 1024)
+        st = os.fstat(src.fileno())
+    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))  # age-based pruning sees when it was written
     os.replace(tmp, dest)
     os.unlink(source)
 
