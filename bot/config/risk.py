@@ -18,7 +18,8 @@ class RiskConfig(Section):
         {
             "max_position_notional", "max_open_orders", "max_order_notional", "daily_loss_limit",
             "max_drawdown", "stale_book_ms", "max_post_only_reject_rate", "reject_rate_window",
-            "max_latency_ms", "circuit_breaker_errors",
+            "max_latency_ms", "circuit_breaker_errors", "max_position_qty", "cooldown_ms",
+            "latency_window", "reject_min_samples",
         }
     )
 
@@ -32,3 +33,7 @@ class RiskConfig(Section):
     reject_rate_window: int = Field(default=200, ge=10)
     max_latency_ms: int = Field(default=500, ge=1)
     circuit_breaker_errors: int = Field(default=5, ge=1)
+    max_position_qty: dict[str, Decimal] = Field(default_factory=dict, description="per symbol, base qty")
+    cooldown_ms: int = Field(default=5000, ge=0, description="circuit breaker / reject-rate block time")
+    latency_window: int = Field(default=10, ge=1, description="latency guard: median of the last N")
+    reject_min_samples: int = Field(default=20, ge=1, description="reject-rate guard needs this many orders")

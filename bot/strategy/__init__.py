@@ -1,0 +1,41 @@
+"""Pure quoting: (book view, inventory, params, now) -> desired quotes; the order diff."""
+
+from bot.strategy.book_view import BookView, TopOfBook
+from bot.strategy.order_manager import OrderManager, OrderManagerStats
+from bot.strategy.orders import (
+    BATCH_LIMITS,
+    POST_ONLY_REJECT,
+    ActionKind,
+    Batch,
+    LiveOrder,
+    OrderAction,
+    OrderLinkIds,
+    OrderUpdate,
+    to_batches,
+)
+from bot.strategy.quoting import ObligationStatus, QuoteInputs, QuoteLevel, QuoteParams, Quotes, fair_ticks, quote
+from bot.strategy.volatility import MidVolatility
+
+__all__ = [
+    "BATCH_LIMITS",
+    "POST_ONLY_REJECT",
+    "ActionKind",
+    "Batch",
+    "BookView",
+    "LiveOrder",
+    "MidVolatility",
+    "ObligationStatus",
+    "OrderAction",
+    "OrderLinkIds",
+    "OrderManager",
+    "OrderManagerStats",
+    "OrderUpdate",
+    "QuoteInputs",
+    "QuoteLevel",
+    "QuoteParams",
+    "Quotes",
+    "TopOfBook",
+    "fair_ticks",
+    "quote",
+    "to_batches",
+]

@@ -1,0 +1,306 @@
+"""Turns desired quotes plus live orders into the fewest order writes, and tracks their outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.domain import Category, Fill, Instrument, OrderId, OrderLinkId, Side, Symbol
+from bot.strategy.orders import (
+    POST_ONLY_REJECT,
+    ActionKind,
+    Batch,
+    LiveOrder,
+    OrderAction,
+    OrderLinkIds,
+    OrderUpdate,
+    to_batches,
+)
+from bot.strategy.quoting import QuoteLevel, Quotes
+
+__all__ = ["OrderManager", "OrderManagerStats"]
+
+# retCodes meaning "that order is not there any more" (reference section 3).
+_GONE_CODES = frozenset({110001, 110008, 170213})
+
+
+@dataclass(slots=True)
+class OrderManagerStats:
+    """Counters for metrics: actions planned by kind and post-only cancellations seen."""
+
+    creates: int = 0
+    amends: int = 0
+    cancels: int = 0
+    post_only_cancels: int = 0
+    orders_rested: int = 0
+
+
+class OrderManager:
+    """Diff desired quotes against live orders; one in-flight action per order.
+
+    Flow per cycle: `diff(quotes)` (pure: no state change) -> risk and throttle decide what is
+    sent -> `submitted(sent_actions, now_ns)` marks those in flight -> `on_ack` per item result,
+    `on_order_update` / `on_fill` from the private streams. Orders with an action in flight are
+    never touched again until it resolves (ack, order update, or `expire_pending` + reconcile).
+    """
+
+    def __init__(
+        self,
+        *,
+        instruments: Mapping[Symbol, Instrument],
+        category: Category,
+        link_ids: OrderLinkIds,
+        batch_max_items: int = 20,
+        tolerance_ticks: int = 1,
+        qty_tolerance: Decimal = Decimal("0.25"),
+        post_only_backoff_ticks: int = 1,
+        max_backoff_ticks: int = 10,
+    ) -> None:
+        self.instruments = dict(instruments)
+        self.category = category
+        self.link_ids = link_ids
+        self.batch_max_items = batch_max_items
+        self.tolerance_ticks = tolerance_ticks
+        self.qty_tolerance = qty_tolerance
+        self.post_only_backoff_ticks = post_only_backoff_ticks
+        self.max_backoff_ticks = max_backoff_ticks
+        self.orders: dict[OrderLinkId, LiveOrder] = {}
+        self._backoff: dict[tuple[Symbol, Side], int] = {}
+        self.stats = OrderManagerStats()
+
+    # -- queries -------------------------------------------------------------------------------
+    def live(self, symbol: Symbol | None = None) -> list[LiveOrder]:
+        """Orders believed open or in flight (optionally for one symbol)."""
+        return [o for o in self.orders.values() if symbol is None or o.symbol == symbol]
+
+    def backoff_ticks(self, symbol: Symbol, side: Side) -> int:
+        """Extra ticks away from the touch on this side after post-only cancellations."""
+        return self._backoff.get((symbol, side), 0)
+
+    def open_qty(self, symbol: Symbol, side: Side) -> Decimal:
+        """Worst-case resting qty on one side (in-flight orders at the larger of old/new size)."""
+        total = Decimal(0)
+        for o in self.orders.values():
+            if o.symbol == symbol and o.side is side:
+                total += max(o.leaves, o.target_leaves)
+        return total
+
+    # -- planning ------------------------------------------------------------------------------
+    def diff(self, quotes: Quotes) -> list[OrderAction]:
+        """The fewest actions that turn this symbol's live orders into `quotes` (no state change).
+
+        Keep an order within `tolerance_ticks` of a desired price and within `qty_tolerance` of
+        its size; amend in place when only price/size differ; create what is missing; cancel
+        the rest. New orderLinkIds are reserved only in `submitted`, so a dropped plan costs nothing.
+        """
+        inst = self.instruments[quotes.symbol]
+        actions: list[OrderAction] = []
+        by_side: dict[Side, list[LiveOrder]] = {Side.BUY: [], Side.SELL: []}
+        for o in self.orders.values():
+            if o.symbol == quotes.symbol:
+                by_side[o.side].append(o)
+        for side, desired in ((Side.BUY, quotes.bids), (Side.SELL, quotes.asks)):
+            self._diff_side(inst, side, list(desired), by_side[side], actions)
+        return actions
+
+    def _diff_side(
+        self, inst: Instrument, side: Side, desired: list[QuoteLevel], live: list[LiveOrder],
+        out: list[OrderAction],
+    ) -> None:
+        tol = self.tolerance_ticks * inst.tick_size
+        free: list[LiveOrder] = []
+        # In-flight orders are frozen: they may satisfy a desired level but are never touched.
+        for o in live:
+            if o.pending is None:
+                free.append(o)
+            elif o.pending is not ActionKind.CANCEL:
+                hit = _closest(desired, o.target_price, tol)
+                if hit is not None:
+                    desired.remove(hit)
+        # 1. keep: price within tolerance and size close enough
+        for d in list(desired):
+            best: LiveOrder | None = None
+            for o in free:
+                if abs(o.price - d.price) <= tol and self._qty_ok(o.leaves, d.qty) and (
+                    best is None or abs(o.price - d.price) < abs(best.price - d.price)
+                ):
+                    best = o
+            if best is not None:
+                free.remove(best)
+                desired.remove(d)
+        # 2. price within tolerance, size off: amend the size only
+        for d in list(desired):
+            for o in free:
+                if abs(o.price - d.price) <= tol:
+                    free.remove(o)
+                    desired.remove(d)
+                    out.append(self._amend(o, None, d.qty))
+                    break
+        # 3. pair the rest best-first: amend price (and size), then create / cancel leftovers
+        rev = side is Side.BUY
+        desired.sort(key=lambda q: q.price, reverse=rev)
+        free.sort(key=lambda o: o.price, reverse=rev)
+        n = min(len(desired), len(free))
+        for d, o in zip(desired[:n], free[:n], strict=True):
+            out.append(self._amend(o, d.price, d.qty))
+        for o in free[n:]:
+            out.append(OrderAction(ActionKind.CANCEL, o.symbol, o.side, o.order_link_id))
+        for d in desired[n:]:
+            out.append(OrderAction(ActionKind.CREATE, inst.symbol, side, OrderLinkId(""), d.price, d.qty, d.qty))
+
+    def _qty_ok(self, leaves: Decimal, want: Decimal) -> bool:
+        return abs(leaves - want) <= want * self.qty_tolerance
+
+    def _amend(self, o: LiveOrder, price: Decimal | None, want_leaves: Decimal) -> OrderAction:
+        qty = None if want_leaves == o.leaves else o.filled + want_leaves
+        return OrderAction(ActionKind.AMEND, o.symbol, o.side, o.order_link_id, price, qty, want_leaves)
+
+    def cancel_all(self, symbol: Symbol | None = None) -> list[OrderAction]:
+        """Cancel actions for every order not already being cancelled (kill switch, shutdown)."""
+        return [
+            OrderAction(ActionKind.CANCEL, o.symbol, o.side, o.order_link_id)
+            for o in self.orders.values()
+            if (symbol is None or o.symbol == symbol) and o.pending is not ActionKind.CANCEL
+        ]
+
+    def batches(self, actions: Iterable[OrderAction]) -> list[Batch]:
+        """Group actions into batch requests within the category's item limit, cancels first."""
+        return to_batches(actions, self.category, self.batch_max_items)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def submitted(self, actions: Iterable[OrderAction], *, now_ns: int) -> list[OrderAction]:
+        """Mark actions as sent; creates get their orderLinkId here. Returns the actions to send.
+
+        Raises:
+            ValueError: an action targets an order that already has one in flight.
+        """
+        sent: list[OrderAction] = []
+        for a in actions:
+            if a.kind is ActionKind.CREATE:
+                link = a.order_link_id or self.link_ids.next()
+                if link in self.orders:
+                    raise ValueError(f"orderLinkId {link} already live")
+                assert a.price is not None and a.qty is not None
+                self.orders[link] = LiveOrder(
+                    link, a.symbol, a.side, a.price, a.qty, pending=ActionKind.CREATE,
+                    pending_since_ns=now_ns, backoff_ticks=self.backoff_ticks(a.symbol, a.side),
+                )
+                a = OrderAction(a.kind, a.symbol, a.side, link, a.price, a.qty, a.leaves)
+                self.stats.creates += 1
+            else:
+                o = self.orders.get(a.order_link_id)
+                if o is None:
+                    continue
+                if o.pending is not None:
+                    raise ValueError(f"order {a.order_link_id} already has a {o.pending} in flight")
+                o.pending, o.pending_since_ns = a.kind, now_ns
+                if a.kind is ActionKind.AMEND:
+                    o.pending_price, o.pending_qty = a.price, a.qty
+                    self.stats.amends += 1
+                else:
+                    self.stats.cancels += 1
+            sent.append(a)
+        return sent
+
+    def on_ack(
+        self, action: OrderAction, *, ok: bool, ret_code: int | None = None, order_id: OrderId | None = None
+    ) -> None:
+        """The REST/WS-trade response for one sent item (accepted is not resting: see updates)."""
+        o = self.orders.get(action.order_link_id)
+        if o is None or o.pending is not action.kind:
+            return
+        if order_id:
+            o.order_id = order_id
+        if ok:
+            if action.kind is ActionKind.AMEND:
+                o.price = o.pending_price if o.pending_price is not None else o.price
+                o.qty = o.pending_qty if o.pending_qty is not None else o.qty
+                self._clear(o)
+            elif action.kind is ActionKind.CREATE:
+                self._clear(o)
+            # an accepted cancel stays pending until the order update says Cancelled/Filled
+            return
+        if action.kind is ActionKind.CREATE or (ret_code is not None and ret_code in _GONE_CODES):
+            del self.orders[o.order_link_id]
+        else:
+            self._clear(o)
+
+    def on_order_update(self, u: OrderUpdate) -> None:
+        """Apply an order state change; adopts open orders carrying our prefix (after a restart)."""
+        o = self.orders.get(u.order_link_id)
+        if not u.status.is_open:
+            if u.reject_reason == POST_ONLY_REJECT:
+                self.stats.post_only_cancels += 1
+                key = (u.symbol, u.side)
+                self._backoff[key] = min(
+                    self.max_backoff_ticks, self._backoff.get(key, 0) + self.post_only_backoff_ticks
+                )
+            self.orders.pop(u.order_link_id, None)
+            return
+        if o is None:
+            if not self.link_ids.owns(u.order_link_id):
+                return
+            o = LiveOrder(u.order_link_id, u.symbol, u.side, u.price, u.qty)
+            self.orders[u.order_link_id] = o
+        if u.order_id:
+            o.order_id = u.order_id
+        if u.cum_exec_qty > o.filled:
+            o.filled = u.cum_exec_qty
+        if o.pending is ActionKind.CREATE:
+            self._clear(o)
+            self._rested(o)
+        elif o.pending is ActionKind.AMEND:
+            if u.price == o.pending_price or (o.pending_price is None and u.qty == o.pending_qty):
+                o.price, o.qty = u.price, u.qty
+                self._clear(o)
+        elif o.pending is None:
+            o.price, o.qty = u.price, u.qty
+        if o.leaves <= 0:
+            del self.orders[o.order_link_id]
+
+    def _rested(self, o: LiveOrder) -> None:
+        self.stats.orders_rested += 1
+        key = (o.symbol, o.side)
+        cur = self._backoff.get(key, 0)
+        # an order placed with the full backoff rested: relax by one tick
+        if cur > 0 and o.backoff_ticks >= cur:
+            self._backoff[key] = cur - 1
+
+    def on_fill(self, fill: Fill) -> None:
+        """A fill shrinks the live size (idempotent with order updates: filled only grows)."""
+        o = self.orders.get(fill.order_link_id)
+        if o is None:
+            return
+        if fill.exec_id in o.exec_ids:
+            return
+        o.exec_ids.add(fill.exec_id)
+        o.fills_qty += fill.qty
+        # order updates carry cumExecQty: take the larger so an execution is never counted twice
+        if o.fills_qty > o.filled:
+            o.filled = o.fills_qty
+        if o.leaves <= 0:
+            del self.orders[o.order_link_id]
+
+    def expire_pending(self, *, now_ns: int, timeout_ns: int) -> list[OrderLinkId]:
+        """Orders whose action has been in flight longer than timeout: reconcile them by orderLinkId."""
+        return [o.order_link_id for o in self.orders.values()
+                if o.pending is not None and now_ns - o.pending_since_ns > timeout_ns]
+
+    def forget(self, link: OrderLinkId) -> None:
+        """Drop an order reconciliation found absent on the exchange."""
+        self.orders.pop(link, None)
+
+    @staticmethod
+    def _clear(o: LiveOrder) -> None:
+        o.pending = None
+        o.pending_price = None
+        o.pending_qty = None
+
+
+def _closest(desired: list[QuoteLevel], price: Decimal, tol: Decimal) -> QuoteLevel | None:
+    best: QuoteLevel | None = None
+    for d in desired:
+        if abs(d.price - price) <= tol and (best is None or abs(d.price - price) < abs(best.price - price)):
+            best = d
+    return best

@@ -1,0 +1,194 @@
+"""Order-side value types: actions, batches, live orders, order updates and orderLinkId minting."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bot.domain import Category, OrderId, OrderLinkId, OrderStatus, Side, Symbol
+
+__all__ = [
+    "BATCH_LIMITS",
+    "POST_ONLY_REJECT",
+    "ActionKind",
+    "Batch",
+    "LiveOrder",
+    "OrderAction",
+    "OrderLinkIds",
+    "OrderUpdate",
+    "to_batches",
+]
+
+POST_ONLY_REJECT = "EC_PostOnlyWillTakeLiquidity"
+
+# Items per batch request (reference 5.9): 20 for linear, inverse, option; 10 for spot.
+BATCH_LIMITS: dict[Category, int] = {
+    Category.LINEAR: 20, Category.INVERSE: 20, Category.OPTION: 20, Category.SPOT: 10,
+}
+
+_LINK_PART = re.compile(r"^[0-9A-Za-z]{1,12}$")
+
+
+class ActionKind(enum.StrEnum):
+    """What to do with one order; the declaration order is the send priority."""
+
+    CANCEL = "cancel"
+    AMEND = "amend"
+    CREATE = "create"
+
+    @property
+    def priority(self) -> int:
+        return _PRIORITY[self]
+
+
+_PRIORITY = {ActionKind.CANCEL: 0, ActionKind.AMEND: 1, ActionKind.CREATE: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAction:
+    """One order write. For AMEND, `qty` is the new *total* order qty (Bybit semantics) or None."""
+
+    kind: ActionKind
+    symbol: Symbol
+    side: Side
+    order_link_id: OrderLinkId
+    price: Decimal | None = None
+    qty: Decimal | None = None
+    leaves: Decimal | None = None  # the resting qty this action leaves (create/amend), for risk checks
+
+    def item(self) -> dict[str, str]:
+        """The Bybit request item (without category) for this action, money as strings."""
+        d: dict[str, str] = {"symbol": self.symbol, "orderLinkId": self.order_link_id}
+        if self.kind is ActionKind.CREATE:
+            d.update(side=self.side.value, orderType="Limit", timeInForce="PostOnly",
+                     qty=str(self.qty), price=str(self.price))
+        elif self.kind is ActionKind.AMEND:
+            if self.price is not None:
+                d["price"] = str(self.price)
+            if self.qty is not None:
+                d["qty"] = str(self.qty)
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Actions of one kind for one category, within the per-request item limit."""
+
+    kind: ActionKind
+    category: Category
+    actions: tuple[OrderAction, ...]
+    force_batch: bool = False  # send one item through the batch endpoint (its own rate budget)
+
+    @property
+    def is_batch(self) -> bool:
+        return self.force_batch or len(self.actions) > 1
+
+    @property
+    def path(self) -> str:
+        """REST path: the single-order endpoint for one item, the batch endpoint otherwise."""
+        if not self.is_batch:
+            return f"/v5/order/{self.kind.value}"
+        return f"/v5/order/{self.kind.value}-batch"
+
+    @property
+    def family(self) -> str:
+        """Throttle family: "create" / "amend" / "cancel" for single orders, "batch" otherwise."""
+        return "batch" if self.is_batch else self.kind.value
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body for `path`."""
+        if not self.is_batch:
+            return {"category": self.category.value, **self.actions[0].item()}
+        return {"category": self.category.value, "request": [a.item() for a in self.actions]}
+
+
+def to_batches(actions: Iterable[OrderAction], category: Category, max_items: int) -> list[Batch]:
+    """Group actions by kind (cancels, then amends, then creates) into batches of <= the item limit."""
+    limit = min(max_items, BATCH_LIMITS.get(category, 10))
+    by_kind: dict[ActionKind, list[OrderAction]] = {k: [] for k in ActionKind}
+    for a in actions:
+        by_kind[a.kind].append(a)
+    out: list[Batch] = []
+    for kind in ActionKind:
+        items = by_kind[kind]
+        for i in range(0, len(items), limit):
+            out.append(Batch(kind, category, tuple(items[i : i + limit])))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """One order state change (private `order` topic or /v5/order/realtime), as the manager needs it."""
+
+    order_link_id: OrderLinkId
+    symbol: Symbol
+    side: Side
+    status: OrderStatus
+    price: Decimal
+    qty: Decimal  # total order qty
+    cum_exec_qty: Decimal = Decimal(0)
+    order_id: OrderId | None = None
+    reject_reason: str = ""
+
+
+@dataclass(slots=True)
+class LiveOrder:
+    """An order the manager believes is open or on its way; at most one action in flight."""
+
+    order_link_id: OrderLinkId
+    symbol: Symbol
+    side: Side
+    price: Decimal
+    qty: Decimal  # total order qty
+    filled: Decimal = Decimal(0)
+    order_id: OrderId | None = None
+    pending: ActionKind | None = None
+    pending_price: Decimal | None = None
+    pending_qty: Decimal | None = None
+    pending_since_ns: int = 0
+    backoff_ticks: int = 0  # post-only backoff in force when this order was created
+    fills_qty: Decimal = Decimal(0)  # sum of distinct executions seen for this order
+    exec_ids: set[str] = field(default_factory=set)
+
+    @property
+    def leaves(self) -> Decimal:
+        return self.qty - self.filled
+
+    @property
+    def target_price(self) -> Decimal:
+        """The price the order will have once its in-flight action lands."""
+        return self.pending_price if self.pending_price is not None else self.price
+
+    @property
+    def target_leaves(self) -> Decimal:
+        return (self.pending_qty if self.pending_qty is not None else self.qty) - self.filled
+
+
+class OrderLinkIds:
+    """Deterministic orderLinkIds: `<prefix>-<session>-<counter>`, at most 36 chars, never reused."""
+
+    __slots__ = ("counter", "prefix", "session")
+
+    def __init__(self, prefix: str, session: str, counter: int = 0) -> None:
+        if not (_LINK_PART.match(prefix) and len(prefix) <= 6):
+            raise ValueError("prefix must be 1-6 chars of [0-9A-Za-z]")
+        if not _LINK_PART.match(session):
+            raise ValueError("session must be 1-12 chars of [0-9A-Za-z]")
+        self.prefix = prefix
+        self.session = session
+        self.counter = counter
+
+    def next(self) -> OrderLinkId:
+        self.counter += 1
+        link = f"{self.prefix}-{self.session}-{self.counter}"
+        if len(link) > 36:
+            raise OverflowError("orderLinkId counter exhausted for this session")
+        return OrderLinkId(link)
+
+    def owns(self, link: str) -> bool:
+        """True for ids minted with this prefix (any session): orders to adopt after a restart."""
+        return link.startswith(self.prefix + "-")

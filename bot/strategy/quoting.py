@@ -1,0 +1,254 @@
+"""The quoting model: fair price, half-spread, inventory skew and N post-only-safe levels per side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Literal
+
+from bot.config.strategy import StrategyConfig
+from bot.domain import Instrument, Side, Symbol
+from bot.strategy.book_view import BookView
+
+__all__ = [
+    "ObligationStatus",
+    "QuoteInputs",
+    "QuoteLevel",
+    "QuoteParams",
+    "Quotes",
+    "fair_ticks",
+    "quote",
+]
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteParams:
+    """Static-ish model parameters of one symbol (from StrategyConfig, instruments-info and fee-rate)."""
+
+    instrument: Instrument
+    levels: int = 2
+    level_spacing_ticks: int = 1
+    min_half_spread_ticks: int = 1
+    vol_multiplier: Decimal = Decimal(1)
+    risk_aversion: Decimal = Decimal("0.1")
+    size_skew: Decimal = Decimal("0.5")
+    fair_price: Literal["mid", "microprice"] = "microprice"
+    maker_fee_rate: Decimal = _ZERO  # /v5/account/fee-rate makerFeeRate; negative = rebate
+    max_book_age_ns: int = 2_000_000_000
+    max_spread_bps: Decimal = Decimal(50)  # exchange MM obligation
+    min_quote_notional: Decimal = Decimal(50)  # exchange MM obligation, per side at the best level
+
+    @classmethod
+    def from_config(
+        cls, cfg: StrategyConfig, instrument: Instrument, *, maker_fee_rate: Decimal, max_book_age_ms: int
+    ) -> QuoteParams:
+        """Build from the strategy section, the instrument rules and the account's maker fee rate."""
+        return cls(
+            instrument=instrument,
+            levels=cfg.levels,
+            level_spacing_ticks=cfg.level_spacing_ticks,
+            min_half_spread_ticks=cfg.min_half_spread_ticks,
+            vol_multiplier=cfg.vol_multiplier,
+            risk_aversion=cfg.risk_aversion,
+            size_skew=cfg.size_skew,
+            fair_price=cfg.fair_price,
+            maker_fee_rate=maker_fee_rate,
+            max_book_age_ns=max_book_age_ms * 1_000_000,
+            max_spread_bps=cfg.obligations.max_spread_bps,
+            min_quote_notional=cfg.obligations.min_quote_notional,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteInputs:
+    """What changes between cycles: inventory, budget, volatility and post-only backoff."""
+
+    level_notional: Decimal  # quote notional per level = allocator budget x rollout fraction
+    max_position_notional: Decimal  # |position| + same-side resting quotes stay within this
+    position: Decimal = _ZERO  # signed base qty (long > 0)
+    sigma_ticks: Decimal = _ZERO  # stdev of the fair price per update, in ticks (MidVolatility)
+    backoff_bid_ticks: int = 0  # from OrderManager.backoff_ticks after post-only cancels
+    backoff_ask_ticks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteLevel:
+    """One desired order: price on the tick grid (also as integer ticks), qty on the lot grid."""
+
+    side: Side
+    level: int  # 0 = closest to the touch
+    price_ticks: int
+    price: Decimal
+    qty: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ObligationStatus:
+    """Whether the best quotes meet the configured market-maker obligations."""
+
+    met: bool
+    spread_bps: Decimal | None
+    bid_notional: Decimal
+    ask_notional: Decimal
+    failures: tuple[str, ...] = ()  # "max_spread", "min_size_bid", "min_size_ask"
+
+
+@dataclass(frozen=True, slots=True)
+class Quotes:
+    """Desired quotes for one symbol; `reason` is set (and both sides empty) when not quoting."""
+
+    symbol: Symbol
+    bids: tuple[QuoteLevel, ...] = ()
+    asks: tuple[QuoteLevel, ...] = ()
+    fair_ticks: Decimal | None = None
+    reservation_ticks: Decimal | None = None
+    half_spread_ticks: Decimal | None = None
+    obligations: ObligationStatus | None = None
+    reason: str | None = None
+
+    @classmethod
+    def none(cls, symbol: Symbol, reason: str) -> Quotes:
+        """No quotes, with a stable reason code (stale_book, empty_book, crossed_book, invalid_book...)."""
+        return cls(symbol=symbol, reason=reason)
+
+    @property
+    def levels(self) -> tuple[QuoteLevel, ...]:
+        return self.bids + self.asks
+
+
+def fair_ticks(
+    bid_ticks: int, bid_size: Decimal, ask_ticks: int, ask_size: Decimal, method: Literal["mid", "microprice"]
+) -> Decimal:
+    """Fair price in (fractional) ticks: the mid, or the size-weighted microprice."""
+    if method == "microprice":
+        total = bid_size + ask_size
+        if total > 0:
+            return (bid_ticks * ask_size + ask_ticks * bid_size) / total
+    return Decimal(bid_ticks + ask_ticks) / 2
+
+
+def _book_ticks(book: BookView, inst: Instrument) -> tuple[int, Decimal, int, Decimal] | str:
+    bid = book.best_bid()
+    ask = book.best_ask()
+    if bid is None or ask is None:
+        return "empty_book"
+    try:
+        bid_t = inst.to_ticks(bid[0])
+        ask_t = inst.to_ticks(ask[0])
+    except ValueError:
+        return "invalid_book"
+    if bid_t <= 0 or bid[1] <= 0 or ask[1] <= 0:
+        return "invalid_book"
+    if bid_t >= ask_t:
+        return "crossed_book"
+    return bid_t, bid[1], ask_t, ask[1]
+
+
+def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -> Quotes:
+    """Desired quotes for one symbol from the top of book, inventory and parameters.
+
+    Half-spread = max(floor ticks, vol_multiplier x sigma, maker fee x fair price); the
+    reservation price moves against the position by q x risk_aversion x variance (q in levels,
+    variance in ticks^2, floored at 1); the side adding to the position shrinks, and resting size
+    on each side never lets |position| exceed max_position_notional. Bids are floored and asks
+    ceiled to the tick grid, a bid always below the best ask and an ask above the best bid.
+    """
+    inst = p.instrument
+    sym = inst.symbol
+    if now_ns - book.ts_ns > p.max_book_age_ns:
+        return Quotes.none(sym, "stale_book")
+    top = _book_ticks(book, inst)
+    if isinstance(top, str):
+        return Quotes.none(sym, top)
+    bid_t, bid_sz, ask_t, ask_sz = top
+    fair = fair_ticks(bid_t, bid_sz, ask_t, ask_sz, p.fair_price)
+    tick = inst.tick_size
+    fair_px = fair * tick
+
+    half = Decimal(p.min_half_spread_ticks)
+    vol_term = p.vol_multiplier * inputs.sigma_ticks
+    if vol_term > half:
+        half = vol_term
+    if p.maker_fee_rate > 0:
+        fee_term = p.maker_fee_rate * fair  # fee in price units / tick = rate x fair price in ticks
+        if fee_term > half:
+            half = fee_term
+
+    base_qty = inst.floor_to_lot(inputs.level_notional / fair_px)
+    max_pos = inputs.max_position_notional / fair_px
+    pos = inputs.position
+    # Avellaneda-Stoikov reservation price, inventory measured in levels so the skew is unit-free.
+    var = inputs.sigma_ticks * inputs.sigma_ticks
+    if var < _ONE:
+        var = _ONE
+    q_levels = pos / base_qty if base_qty > 0 else (pos / max_pos if max_pos > 0 else _ZERO)
+    reservation = fair - q_levels * p.risk_aversion * var
+
+    bid0 = int((reservation - half).to_integral_value(ROUND_FLOOR)) - inputs.backoff_bid_ticks
+    ask0 = int((reservation + half).to_integral_value(ROUND_CEILING)) + inputs.backoff_ask_ticks
+    if bid0 > ask_t - 1:
+        bid0 = ask_t - 1
+    if ask0 < bid_t + 1:
+        ask0 = bid_t + 1
+
+    frac = pos / max_pos if max_pos > 0 else _ZERO
+    frac = min(max(frac, -_ONE), _ONE)
+    bid_qty = base_qty * (_ONE - p.size_skew * frac) if frac > 0 else base_qty
+    ask_qty = base_qty * (_ONE + p.size_skew * frac) if frac < 0 else base_qty
+    bids = _side(Side.BUY, bid0, -p.level_spacing_ticks, _skewed(bid_qty, base_qty, inst), max_pos - pos, p)
+    asks = _side(Side.SELL, ask0, p.level_spacing_ticks, _skewed(ask_qty, base_qty, inst), max_pos + pos, p)
+    return Quotes(
+        symbol=sym, bids=bids, asks=asks, fair_ticks=fair, reservation_ticks=reservation,
+        half_spread_ticks=half, obligations=_obligations(bids, asks, fair, p),
+    )
+
+
+def _skewed(qty: Decimal, base_qty: Decimal, inst: Instrument) -> Decimal:
+    # the skewed side shrinks but keeps the minimum size: only the position cap removes it
+    q = inst.floor_to_lot(qty)
+    return inst.min_qty if q < inst.min_qty <= base_qty else q
+
+
+def _side(
+    side: Side, start_ticks: int, step: int, qty: Decimal, capacity: Decimal, p: QuoteParams
+) -> tuple[QuoteLevel, ...]:
+    inst = p.instrument
+    out: list[QuoteLevel] = []
+    ticks = start_ticks
+    for level in range(p.levels):
+        if ticks <= 0:
+            break
+        q = qty if qty <= capacity else inst.floor_to_lot(capacity)
+        price = inst.from_ticks(ticks)
+        if q <= 0 or q < inst.min_qty or q * price < inst.min_notional:
+            break
+        if q > inst.max_qty:
+            q = inst.floor_to_lot(inst.max_qty)
+        out.append(QuoteLevel(side, level, ticks, price, q))
+        capacity -= q
+        ticks += step
+    return tuple(out)
+
+
+def _obligations(
+    bids: tuple[QuoteLevel, ...], asks: tuple[QuoteLevel, ...], fair: Decimal, p: QuoteParams
+) -> ObligationStatus:
+    failures: list[str] = []
+    bid_n = bids[0].price * bids[0].qty if bids else _ZERO
+    ask_n = asks[0].price * asks[0].qty if asks else _ZERO
+    spread_bps: Decimal | None = None
+    if bids and asks:
+        spread_bps = Decimal(asks[0].price_ticks - bids[0].price_ticks) / fair * _BPS
+        if spread_bps > p.max_spread_bps:
+            failures.append("max_spread")
+    else:
+        failures.append("max_spread")
+    if bid_n < p.min_quote_notional:
+        failures.append("min_size_bid")
+    if ask_n < p.min_quote_notional:
+        failures.append("min_size_ask")
+    return ObligationStatus(not failures, spread_bps, bid_n, ask_n, tuple(failures))
