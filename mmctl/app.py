@@ -27,6 +27,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("mmctl.commands.validate:app", "Run the full-stack validator (steps in ci/validate.toml)."),
     "logs": ("mmctl.commands.logs:app", "Rotate and prune log files (safe while the bot writes)."),
     "audit": ("mmctl.commands.audit:app", "Security scan: pip-audit, bandit, cargo-audit; gate by severity."),
+    "soak": ("mmctl.commands.soak:app", "Soak the bot for H hours with faults; KPI gate and HTML report."),
+    "rehearsal": ("mmctl.commands.rehearsal:app", "Build the pre-live pack (soak verdict, audit, venue checks)."),
+    "doctor": ("mmctl.commands.doctor:app", "Quick checks: config, secrets, clock, venue, key permissions."),
 }
 
 
