@@ -1,0 +1,71 @@
+"""Fuzz-style: arbitrary and mutated bytes into OrderBook.apply_message raise BookError or apply,
+never crash the interpreter, and never change the book when they raise."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.book import OrderBook
+from bot.errors import BookError
+
+BASE = orjson.dumps({"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 1700000000123,
+                     "data": {"s": "BTCUSDT", "b": [["30000.10", "0"], ["29999.90", "1.250"]],
+                              "a": [["30000.50", "0.400"]], "u": 6, "seq": 99887766},
+                     "cts": 1700000000120})
+SNAP = (b'{"topic":"orderbook.50.BTCUSDT","type":"snapshot","data":{"b":[["30000.1","1"],'
+        b'["29999.9","2"]],"a":[["30000.5","1"]],"u":5}}')
+TOKENS = [b'"', b"\\", b"[", b"]", b"{", b"}", b",", b":", b"0", b"-", b".", b"e9", b"NaN", b"null",
+          b'"0"', b"\\u0000", b"\xff", b"99999999999999999999999", b" ", b'"snapshot"', b'"u":1']
+
+
+def _fresh() -> OrderBook:
+    book = OrderBook("0.1", "0.001", depth=50)
+    book.apply_message(SNAP)
+    return book
+
+
+def _check(book: OrderBook, raw: bytes) -> None:
+    before = (book.top_ticks(100), book.update_id, book.resync_reason)
+    try:
+        r = book.apply_message(raw)
+    except BookError:
+        assert (book.top_ticks(100), book.update_id, book.resync_reason) == before
+        return
+    assert isinstance(r, tuple) and len(r) == 6
+    bids, asks = book.top_ticks(100)
+    assert bids == sorted(bids, reverse=True) and asks == sorted(asks)
+    if bids and asks:
+        assert bids[0][0] < asks[0][0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_random_bytes_never_crash(raw: bytes) -> None:
+    _check(_fresh(), raw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(BASE)), st.integers(0, 3), st.sampled_from(TOKENS)),
+                min_size=1, max_size=6))
+def test_mutated_real_messages_never_crash(edits: list[tuple[int, int, bytes]]) -> None:
+    raw = bytearray(BASE)
+    for pos, op, tok in edits:
+        pos = min(pos, len(raw))
+        if op == 0:
+            raw[pos:pos + 1] = tok          # replace one byte
+        elif op == 1:
+            raw[pos:pos] = tok              # insert
+        elif op == 2:
+            del raw[pos:pos + len(tok)]     # delete
+        else:
+            del raw[pos:]                   # truncate
+    _check(_fresh(), bytes(raw))
+
+
+def test_pathological_inputs_raise_book_errors() -> None:
+    book = _fresh()
+    for raw in [b"[" * 100_000, b'{"a":' * 50_000, b'{"type":"delta","data":{"b":[' + b'["1","1"],' * 20_000,
+                b'"' + b"\\u" * 1000, b"\x00" * 1000, b'{"type":"snapshot","data":{"u":18446744073709551616}}']:
+        _check(book, raw)
