@@ -16,12 +16,12 @@ log = get_logger(__name__)
 # The emulator's fault names (bot/sim/faults.py); each one the bot must ride out on its own.
 FAULT_KINDS: tuple[str, ...] = ("drop_ws", "rest_errors", "rate_limit_burst", "book_reset")
 
-# Per-kind request body: small, bounded faults so each can be recovered before the next.
+# Per-kind arguments (bot/sim/faults.py names): small, bounded faults, each recoverable before the next.
 _DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "drop_ws": {"target": "all"},
-    "rest_errors": {"count": 3, "status": 503},
-    "rate_limit_burst": {"count": 5},
-    "book_reset": {},
+    "drop_ws": {},  # every stream type
+    "rest_errors": {"n": 3, "status": 503},
+    "rate_limit_burst": {"n": 5},
+    "book_reset": {},  # symbol filled in per event
 }
 
 
@@ -44,6 +44,7 @@ def build_schedule(
     start_after_s: float = 0.0,
     min_gap_s: float = 30.0,
     end_margin_s: float = 0.0,
+    symbols: Sequence[str] = ("BTCUSDT",),
 ) -> list[FaultEvent]:
     """Poisson-like arrivals at `rate_per_h`, kinds taken in turn, at least `min_gap_s` apart.
 
@@ -65,7 +66,10 @@ def build_schedule(
         if t >= end:
             break
         kind = kinds[len(out) % len(kinds)]
-        out.append(FaultEvent(round(t, 3), kind, dict(_DEFAULT_PARAMS.get(kind, {}))))
+        params = dict(_DEFAULT_PARAMS.get(kind, {}))
+        if kind == "book_reset":
+            params["symbol"] = symbols[len(out) % len(symbols)]
+        out.append(FaultEvent(round(t, 3), kind, params))
     return out
 
 

@@ -152,7 +152,8 @@ def run_soak(opts: SoakOptions, *, progress: Progress | None = None) -> SoakResu
     schedule = build_schedule(duration_s, opts.fault_rate_per_h, seed=opts.seed, kinds=opts.fault_kinds,
                               start_after_s=min(th.warmup_s, th.warmup_fraction_max * duration_s),
                               min_gap_s=min(th.recover_timeout_s, max(opts.interval_s * 3, duration_s / 20)),
-                              end_margin_s=min(th.recover_timeout_s, duration_s * 0.1) + opts.interval_s)
+                              end_margin_s=min(th.recover_timeout_s, duration_s * 0.1) + opts.interval_s,
+                              symbols=cfg.symbols)
     meta: dict[str, Any] = {
         "mode": "managed" if managed else "attach", "hours": opts.hours, "interval_s": opts.interval_s,
         "speed": opts.speed, "seed": opts.seed, "fault_rate_per_h": opts.fault_rate_per_h,
