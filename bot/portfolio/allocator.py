@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from bot.config.portfolio import AllocatorConfig
@@ -14,6 +14,7 @@ __all__ = ["Allocator", "Budget"]
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
+_QUANTUM = Decimal("1e-9")  # weights are floored to this, so budgets never sum above the total
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ class Allocator:
         return {s: known.get(s, mean) for s in self.symbols}
 
     def weights(self) -> dict[Symbol, Decimal]:
-        """Shares summing to 1 (water-filled under max_weight when the cap is feasible)."""
+        """Shares summing to 1 (floored to 1e-9; water-filled under max_weight when feasible)."""
         scores = self._scores()
         cap = max(self.cfg.max_weight, _ONE / len(self.symbols))
         fixed: dict[Symbol, Decimal] = {}
@@ -75,7 +76,7 @@ class Allocator:
             w = {s: (v / total * left if total > 0 else left / len(free)) for s, v in free.items()}
             over = [s for s, v in w.items() if v > cap]
             if not over:
-                return {**fixed, **w}
+                return {s: v.quantize(_QUANTUM, ROUND_FLOOR) for s, v in {**fixed, **w}.items()}
             for s in over:
                 fixed[s] = cap
                 del free[s]

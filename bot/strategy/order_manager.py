@@ -39,7 +39,7 @@ class OrderManagerStats:
 class OrderManager:
     """Diff desired quotes against live orders; one in-flight action per order.
 
-    Flow per cycle: `diff(quotes)` (pure: no state change) -> risk and throttle decide what is
+    Flow per cycle: `diff(quotes)` (no live-state change) -> risk and throttle decide what is
     sent -> `submitted(sent_actions, now_ns)` marks those in flight -> `on_ack` per item result,
     `on_order_update` / `on_fill` from the private streams. Orders with an action in flight are
     never touched again until it resolves (ack, order update, or `expire_pending` + reconcile).
@@ -88,11 +88,12 @@ class OrderManager:
 
     # -- planning ------------------------------------------------------------------------------
     def diff(self, quotes: Quotes) -> list[OrderAction]:
-        """The fewest actions that turn this symbol's live orders into `quotes` (no state change).
+        """The fewest actions that turn this symbol's live orders into `quotes`.
 
         Keep an order within `tolerance_ticks` of a desired price and within `qty_tolerance` of
         its size; amend in place when only price/size differ; create what is missing; cancel
-        the rest. New orderLinkIds are reserved only in `submitted`, so a dropped plan costs nothing.
+        the rest. Only the orderLinkId counter advances (creates get their id here, so batches
+        can be built before sending); live state changes only in `submitted`.
         """
         inst = self.instruments[quotes.symbol]
         actions: list[OrderAction] = []
@@ -147,7 +148,7 @@ class OrderManager:
         for o in free[n:]:
             out.append(OrderAction(ActionKind.CANCEL, o.symbol, o.side, o.order_link_id))
         for d in desired[n:]:
-            out.append(OrderAction(ActionKind.CREATE, inst.symbol, side, OrderLinkId(""), d.price, d.qty, d.qty))
+            out.append(OrderAction(ActionKind.CREATE, inst.symbol, side, self.link_ids.next(), d.price, d.qty, d.qty))
 
     def _qty_ok(self, leaves: Decimal, want: Decimal) -> bool:
         return abs(leaves - want) <= want * self.qty_tolerance
@@ -170,7 +171,7 @@ class OrderManager:
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def submitted(self, actions: Iterable[OrderAction], *, now_ns: int) -> list[OrderAction]:
-        """Mark actions as sent; creates get their orderLinkId here. Returns the actions to send.
+        """Mark actions as sent (in flight); returns them (creates always carry their orderLinkId).
 
         Raises:
             ValueError: an action targets an order that already has one in flight.

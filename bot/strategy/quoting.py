@@ -179,7 +179,9 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
             half = fee_term
 
     base_qty = inst.floor_to_lot(inputs.level_notional / fair_px)
-    max_pos = inputs.max_position_notional / fair_px
+    # cap with the larger of fair and mid, so the risk guard (marking at mid) agrees
+    cap_px = max(fair, Decimal(bid_t + ask_t) / 2) * tick
+    max_pos = inputs.max_position_notional / cap_px
     pos = inputs.position
     # Avellaneda-Stoikov reservation price, inventory measured in levels so the skew is unit-free.
     var = inputs.sigma_ticks * inputs.sigma_ticks

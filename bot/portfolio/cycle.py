@@ -1,0 +1,128 @@
+"""One quote cycle, wired from the pure parts: book update -> quotes -> diff -> risk -> throttle -> batches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from bot.config.strategy import StrategyConfig
+from bot.domain import Side, Symbol
+from bot.portfolio.allocator import Allocator
+from bot.portfolio.inventory import Portfolio
+from bot.portfolio.rollout import RolloutRamp
+from bot.portfolio.throttle import Throttle
+from bot.risk.guards import RiskGuards
+from bot.risk.reasons import Refusal
+from bot.strategy.book_view import BookView
+from bot.strategy.order_manager import OrderManager
+from bot.strategy.orders import Batch, OrderAction
+from bot.strategy.quoting import QuoteInputs, QuoteParams, Quotes, quote
+from bot.strategy.volatility import MidVolatility
+
+__all__ = ["CycleResult", "QuoteCycle"]
+
+_NS_PER_DAY = 86_400 * 1_000_000_000
+_BPS = Decimal(10_000)
+
+
+@dataclass(slots=True)
+class CycleResult:
+    """What one book update produced: batches to send now (already marked in flight)."""
+
+    symbol: Symbol
+    quotes: Quotes
+    batches: list[Batch] = field(default_factory=list)
+    refusals: tuple[Refusal, ...] = ()
+    deferred: list[OrderAction] = field(default_factory=list)
+
+
+class QuoteCycle:
+    """Glue for the runtime, the bench and the simulation test; still pure (no I/O, no clock).
+
+    `now_ns` must be wall-clock ns (time.time_ns) here: the daily-loss guard derives the UTC
+    day from it. The caller sends every returned batch and reports each item with
+    `order_manager.on_ack`, plus order updates and fills (`on_fill` here).
+    """
+
+    def __init__(
+        self,
+        *,
+        params: Mapping[Symbol, QuoteParams],
+        strategy: StrategyConfig,
+        order_manager: OrderManager,
+        guards: RiskGuards,
+        throttle: Throttle,
+        allocator: Allocator,
+        ramp: RolloutRamp,
+        portfolio: Portfolio,
+        allocator_every: int = 100,
+    ) -> None:
+        self.params = dict(params)
+        self.strategy = strategy
+        self.om = order_manager
+        self.guards = guards
+        self.throttle = throttle
+        self.allocator = allocator
+        self.ramp = ramp
+        self.portfolio = portfolio
+        self.vols = {s: MidVolatility(strategy.vol_window) for s in self.params}
+        self.marks: dict[Symbol, Decimal] = {}
+        self._allocator_every = allocator_every
+        self._updates = 0
+        self._budgets = allocator.budgets()
+
+    def inputs(self, symbol: Symbol) -> QuoteInputs:
+        budget = self._budgets[symbol]
+        return QuoteInputs(
+            level_notional=budget.level_notional(self.strategy.levels, self.strategy.order_notional,
+                                                 self.ramp.fraction),
+            max_position_notional=min(self.guards.cfg.max_position_notional, budget.inventory_notional),
+            position=self.portfolio.inventory(symbol).position,
+            sigma_ticks=self.vols[symbol].sigma_ticks,
+            backoff_bid_ticks=self.om.backoff_ticks(symbol, Side.BUY),
+            backoff_ask_ticks=self.om.backoff_ticks(symbol, Side.SELL),
+        )
+
+    def on_book(self, symbol: Symbol, book: BookView, *, now_ns: int) -> CycleResult:
+        """Re-quote one symbol after its book changed."""
+        p = self.params[symbol]
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None and bid[0] < ask[0]:
+            tick = p.instrument.tick_size
+            self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick))
+            self.marks[symbol] = (bid[0] + ask[0]) / 2
+        self._updates += 1
+        if self._updates % self._allocator_every == 0:
+            self._observe_allocator()
+        self.guards.on_pnl(self.portfolio.total_pnl(self.marks), day=now_ns // _NS_PER_DAY, now_ns=now_ns)
+        if self.guards.kill.engaged:
+            return self._send(symbol, Quotes.none(symbol, "kill_switch"), self.om.cancel_all(), now_ns)
+        reason = self.guards.gate(symbol, book, now_ns=now_ns)
+        q = Quotes.none(symbol, reason.value) if reason else quote(book, self.inputs(symbol), p, now_ns=now_ns)
+        return self._send(symbol, q, self.om.diff(q), now_ns)
+
+    def _send(self, symbol: Symbol, q: Quotes, actions: list[OrderAction], now_ns: int) -> CycleResult:
+        if not actions:
+            return CycleResult(symbol, q)
+        decision = self.guards.check(actions, live=self.om.live(), positions=self.portfolio.positions(),
+                                     marks=self.marks, now_ns=now_ns)
+        res = self.throttle.acquire(self.om.batches(decision.allowed), now_ns=now_ns)
+        for b in res.send:
+            self.om.submitted(b.actions, now_ns=now_ns)
+        return CycleResult(symbol, q, res.send, decision.refusals, res.deferred)
+
+    def cancel_everything(self, *, now_ns: int) -> list[Batch]:
+        """Cancels for every live order, through the throttle (cancels have priority)."""
+        res = self.throttle.acquire(self.om.batches(self.om.cancel_all()), now_ns=now_ns)
+        for b in res.send:
+            self.om.submitted(b.actions, now_ns=now_ns)
+        return res.send
+
+    def _observe_allocator(self) -> None:
+        for s, p in self.params.items():
+            mark = self.marks.get(s)
+            if mark:
+                sigma_bps = self.vols[s].sigma_ticks * p.instrument.tick_size / mark * _BPS
+                self.allocator.observe(s, sigma_bps=sigma_bps, rebate_bps=-p.maker_fee_rate * _BPS)
+        self._budgets = self.allocator.budgets()

@@ -1,0 +1,74 @@
+"""Throttle: rolling budgets per family, cancels first, cancel reserve, spill-over, snapshot."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from bot.common import json_io
+from bot.config.portfolio import ThrottleConfig
+from bot.domain import Category, OrderLinkId, Side, Symbol
+from bot.portfolio import Throttle
+from bot.strategy import ActionKind, OrderAction, to_batches
+
+SYM = Symbol("BTCUSDT")
+S = 1_000_000_000
+
+
+def acts(kind: ActionKind, n: int, start: int = 0) -> list[OrderAction]:
+    return [OrderAction(kind, SYM, Side.BUY, OrderLinkId(f"mm-s-{kind.value}{start + i}"), D(1), D(1))
+            for i in range(n)]
+
+
+def sent_items(res) -> list[OrderAction]:  # type: ignore[no-untyped-def]
+    return [a for b in res.send for a in b.actions]
+
+
+def test_batch_budget_is_spent_per_item_and_rolls_over() -> None:
+    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=0))
+    res = t.acquire(to_batches(acts(ActionKind.CREATE, 15), Category.LINEAR, 20), now_ns=0)
+    assert len(sent_items(res)) == 10 and len(res.deferred) == 5
+    assert t.available("batch", now_ns=S // 2) == 0
+    assert t.available("batch", now_ns=S + 1) == 10
+
+
+def test_cancels_go_first_and_creates_leave_the_reserve() -> None:
+    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=3, cancel_per_s=2))
+    batches = to_batches(acts(ActionKind.CREATE, 12) + acts(ActionKind.CANCEL, 4), Category.LINEAR, 20)
+    res = t.acquire(batches, now_ns=0)
+    kinds = [a.kind for a in sent_items(res)]
+    assert kinds[:4] == [ActionKind.CANCEL] * 4
+    assert kinds.count(ActionKind.CREATE) == 3  # 10 - 4 cancels - reserve 3
+    assert t.available("batch", now_ns=0) == 3
+
+
+def test_a_burst_of_creates_never_starves_a_cancel() -> None:
+    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=2, cancel_per_s=10))
+    t.acquire(to_batches(acts(ActionKind.CREATE, 40), Category.LINEAR, 20), now_ns=0)
+    res = t.acquire(to_batches(acts(ActionKind.CANCEL, 5), Category.LINEAR, 20), now_ns=1)
+    assert len(sent_items(res)) == 5 and not res.deferred
+    # two via the reserved batch units, the rest spill over to the single-cancel endpoint
+    assert sorted(b.path for b in res.send) == ["/v5/order/cancel"] * 3 + ["/v5/order/cancel-batch"]
+
+
+def test_single_actions_use_their_own_endpoint_budget() -> None:
+    t = Throttle(ThrottleConfig(create_per_s=1, batch_per_s=10, cancel_reserve=0))
+    r1 = t.acquire(to_batches(acts(ActionKind.CREATE, 1), Category.LINEAR, 20), now_ns=0)
+    assert r1.send[0].path == "/v5/order/create"
+    r2 = t.acquire(to_batches(acts(ActionKind.CREATE, 1, 1), Category.LINEAR, 20), now_ns=1)
+    assert r2.send[0].path == "/v5/order/create-batch" and r2.send[0].family == "batch"
+
+
+def test_rate_limit_feedback_blocks_family() -> None:
+    t = Throttle(ThrottleConfig())
+    t.on_limit_status("batch", remaining=0, until_ns=5 * S)
+    assert t.available("batch", now_ns=S) == 0
+    assert t.available("batch", now_ns=5 * S) == 10
+
+
+def test_snapshot_restore_roundtrip_through_json() -> None:
+    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=0))
+    t.acquire(to_batches(acts(ActionKind.AMEND, 7), Category.LINEAR, 20), now_ns=100)
+    t2 = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=0))
+    t2.restore(json_io.loads(json_io.dumps(t.snapshot())))
+    assert t2.available("batch", now_ns=200) == 3
+    assert t2.snapshot() == t.snapshot()
