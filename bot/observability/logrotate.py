@@ -113,7 +113,7 @@ class CompressingRotatingFileHandler(logging.handlers.RotatingFileHandler):
         if moved and self.stream is not None:
             self.stream.flush()
             self.stream.close()
-            self.stream = None  # type: ignore[assignment]  # reopened just below
+            self.stream = None  # reopened just below
         if self.stream is None:
             self.stream = self._open()
             self._dev_ino = self._stat_ids()
@@ -126,11 +126,11 @@ class CompressingRotatingFileHandler(logging.handlers.RotatingFileHandler):
             return
         super().emit(record)
 
-    def doRollover(self) -> None:  # noqa: N802  (stdlib name)
+    def doRollover(self) -> None:
         """Rename the file to a timestamped name, gzip it, drop backups beyond the count."""
         if self.stream is not None:
             self.stream.close()
-            self.stream = None  # type: ignore[assignment]  # reopened below
+            self.stream = None  # reopened below
         with rotation_lock(self.baseFilename):
             try:
                 st = os.stat(self.baseFilename)

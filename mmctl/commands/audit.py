@@ -46,7 +46,7 @@ def audit(
     if fail_on not in SEVERITIES:
         raise typer.BadParameter(f"one of {', '.join(SEVERITIES)}", param_hint="--fail-on")
     selected = tool_names(tools) if tools else TOOLS
-    opts = AuditOptions(root=root, out_dir=out_dir, tools=selected, fail_on=fail_on,  # type: ignore[arg-type]
+    opts = AuditOptions(root=root, out_dir=out_dir, tools=selected, fail_on=fail_on,
                         strict=strict, requirements=tuple(requirements or ()), osv_url=osv_url,
                         cargo_db=cargo_db, ignore_file=ignore_file, tool_path=tool_path, tool_timeout_s=timeout)
     try:

@@ -16,8 +16,8 @@ _STYLE = {"ok": "green", "skipped": "yellow", "findings": "red", "failed": "bold
 
 def validate(
     ctx: typer.Context,
-    steps: Annotated[list[str] | None, typer.Option("--steps", "-s",
-                                                    help="Run only these steps (repeatable or comma-separated).")] = None,
+    steps: Annotated[list[str] | None, typer.Option(
+        "--steps", "-s", help="Run only these steps (repeatable or comma-separated).")] = None,
     config: Annotated[Path, typer.Option("--steps-file", help="Validator step list.")] = Path("ci/validate.toml"),
     artifacts: Annotated[Path, typer.Option("--artifacts", help="Where step logs and summary.json go.")] = Path(
         "artifacts/ci"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import io
 import logging
 import os
@@ -13,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Literal
+
+from mmctl.ops.log_calls import output_call_non_ascii
 
 __all__ = [
     "DEFAULT_SKIP_DIRS",
@@ -41,11 +44,6 @@ BINARY_SUFFIXES = frozenset({
 _NON_ASCII_RUN = re.compile(rb"[\x80-\xff]+")
 _CONTINUATION = bytes(range(0x80, 0xC0))
 _EXCERPT_BYTES = 24
-# Method names that emit a log line or console output when called on a logger-ish object.
-_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
-_OUTPUT_METHODS = frozenset({"print", "echo", "secho"})
-_LOGGER_NAME = re.compile(r"(?i)^_*(log|logger|logging|[a-z0-9_]*_log|[a-z0-9_]*_logger)$")
-_LOGGER_FACTORIES = frozenset({"getLogger", "get_logger"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +157,14 @@ def display_path(path: str) -> str:
     return path[2:] if path.startswith("./") and len(path) > 2 else path
 
 
-def _matches(path: str, globs: Iterable[str]) -> bool:
-    name = os.path.basename(path)
-    return any(fnmatch.fnmatchcase(name, g) or fnmatch.fnmatchcase(path, g) for g in globs)
+@functools.lru_cache(maxsize=64)
+def _glob_re(globs: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs) or "(?!)")
+
+
+def _matches(path: str, globs: tuple[str, ...]) -> bool:
+    rx = _glob_re(globs)
+    return bool(rx.match(os.path.basename(path)) or rx.match(path))
 
 
 def _is_venv(dirpath: str) -> bool:
@@ -360,54 +363,6 @@ def _scan_stream(fh: BinaryIO, scanner: _Scanner, first: bytes, chunk: int) -> i
         data = fh.read(chunk)
 
 
-def _is_output_call(func: ast.expr) -> bool:
-    if isinstance(func, ast.Name):
-        return func.id == "print"
-    if not isinstance(func, ast.Attribute):
-        return False
-    if func.attr in _OUTPUT_METHODS:
-        return True
-    if func.attr not in _LOG_METHODS:
-        return False
-    owner = func.value
-    if isinstance(owner, ast.Name):
-        return bool(_LOGGER_NAME.match(owner.id))
-    if isinstance(owner, ast.Attribute):
-        return bool(_LOGGER_NAME.match(owner.attr))
-    if isinstance(owner, ast.Call):
-        f = owner.func
-        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
-        return name in _LOGGER_FACTORIES
-    return False
-
-
-def _call_findings(path: str, data: bytes, tree: ast.AST) -> Iterator[Finding]:
-    lines = data.split(b"\n")
-    seen: set[int] = set()
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and _is_output_call(node.func)):
-            continue
-        end_line = node.end_lineno or node.lineno
-        for lineno in range(node.lineno, end_line + 1):
-            if lineno in seen or lineno > len(lines):
-                continue
-            raw = lines[lineno - 1]
-            lo = node.col_offset if lineno == node.lineno else 0
-            hi = node.end_col_offset if lineno == end_line and node.end_col_offset is not None else len(raw)
-            m = _NON_ASCII_RUN.search(raw, lo, hi)
-            if m is None:
-                continue
-            seen.add(lineno)
-            pos = m.start()
-            col = len(raw[:pos].decode("utf-8", "replace")) + 1
-            ch = raw[pos:].decode("utf-8", "replace")[:1]
-            start = max(0, pos - _EXCERPT_BYTES)
-            while start < pos and 0x80 <= raw[start] < 0xC0:
-                start += 1
-            yield Finding(path, lineno, col, "non_ascii", f"non-ASCII character U+{ord(ch):04X} in a log/print call",
-                          _escape(raw[start:pos + _EXCERPT_BYTES]))
-
-
 def _lint_python(fh: BinaryIO, path: str, size: int, first: bytes, options: LintOptions,
                  report: LintReport) -> None:
     """Default mode for Python: structural checks on every line, non-ASCII only inside log/print calls."""
@@ -425,12 +380,14 @@ def _lint_python(fh: BinaryIO, path: str, size: int, first: bytes, options: Lint
                      options.effective_chunk)
         return
     budget = options.max_findings_per_file - structural.count
-    for finding in _call_findings(path, data, tree):
+    for line, col, char, start, stop in output_call_non_ascii(data, tree):
         if budget <= 0:
             report.suppressed += 1
             continue
         budget -= 1
-        report.findings.append(finding)
+        report.findings.append(Finding(path, line, col, "non_ascii",
+                                       f"non-ASCII character U+{ord(char):04X} in a log/print call",
+                                       _escape(data[start:stop])))
 
 
 def lint_file(path: str, options: LintOptions, report: LintReport, *, explicit: bool = False) -> None:

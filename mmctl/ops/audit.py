@@ -230,7 +230,8 @@ def _bandit(opts: AuditOptions, exe: str) -> ToolReport:
     report.raw_report = str(raw)
     errors = doc.get("errors", [])
     if errors:
-        report.reason = f"bandit could not scan {len(errors)} file(s): {errors[0].get('filename')}: {errors[0].get('reason')}"
+        first = errors[0]
+        report.reason = f"bandit could not scan {len(errors)} file(s): {first.get('filename')}: {first.get('reason')}"
         return report
     report.findings = [
         AuditFinding("bandit", r["test_id"], r["issue_severity"].lower(),

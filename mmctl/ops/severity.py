@@ -25,7 +25,7 @@ SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 
 
 def rank(severity: str) -> int:
-    return SEVERITIES.index(severity)  # type: ignore[arg-type]  # ValueError on an unknown name
+    return SEVERITIES.index(severity)  # ValueError for an unknown name
 
 
 def rating_from_score(score: float) -> Severity:

@@ -107,7 +107,8 @@ def test_parse_size_rejects_garbage() -> None:
         parse_size("lots")
 
 
-def _handler(path: Path, *, max_bytes: int = 2000, backups: int = 3) -> tuple[logging.Logger, CompressingRotatingFileHandler]:
+def _handler(path: Path, *, max_bytes: int = 2000,
+             backups: int = 3) -> tuple[logging.Logger, CompressingRotatingFileHandler]:
     logger = logging.getLogger(f"test_rotate.{path}")
     logger.propagate = False
     logger.setLevel(logging.INFO)

@@ -73,7 +73,7 @@ VULN = {
 
 
 class _Osv(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802  (http.server API)
+    def do_POST(self) -> None:
         body = json_io.loads(self.rfile.read(int(self.headers["Content-Length"])))
         hit = body["package"]["name"] == "requests" and body["version"] == "2.19.0"
         data = json_io.dumps({"vulns": [VULN]} if hit else {})
