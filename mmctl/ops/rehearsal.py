@@ -295,16 +295,18 @@ def verify_pack(pack: Path) -> tuple[bool, str]:
     return True, "checksums ok"
 
 
-def check_live_pack(cfg: Any, state_dir: str | Path, max_age_h: float, *,
+def check_live_pack(cfg: Any, state_dir: str | Path | None = None, max_age_h: float | None = None, *,
                     now: Callable[[], float] = time.time) -> tuple[bool, str]:
     """Is there a passing, intact rehearsal pack for this exact config, younger than max_age_h?
 
-    Called by `mmctl run --venue mainnet --live` before it starts anything.
+    Defaults: cfg.state_dir and cfg.live_pack_max_age_h. Returns (ok, reason) and never raises for
+    a missing or bad pack: the caller (`mmctl run --venue mainnet --live`) must refuse on False.
     """
     from bot.config import cfg_hash_sanitized
 
     cfg_hash = cfg_hash_sanitized(cfg)
-    root = packs_root(state_dir)
+    root = packs_root(cfg.state_dir if state_dir is None else state_dir)
+    max_age_h = float(cfg.live_pack_max_age_h if max_age_h is None else max_age_h)
     candidates = sorted(root.glob(f"*-{cfg_hash[:12]}*/{MANIFEST}"), reverse=True) if root.exists() else []
     reasons: list[str] = []
     for manifest_path in candidates:

@@ -53,7 +53,7 @@ class SoakOptions:
     sim_url: str | None = None  # attach: the emulator to send faults to
     config_path: Path | None = None
     overrides: tuple[str, ...] = ()
-    bot_argv: Sequence[str] | None = None  # managed: replaces `python -m mmctl ... run` (tests)
+    bot_argv: Sequence[str] | None = None  # managed: replaces `python -m mmctl` (global opts + "run" appended)
     bot_extra_env: Mapping[str, str] = field(default_factory=dict)
     stop_timeout_s: float = 45.0
     start_timeout_s: float = 60.0
@@ -107,11 +107,11 @@ def start_bot(opts: SoakOptions, sim: SimProcess, env: Mapping[str, str]) -> Bot
         f"monitoring.recorder_dir={dirs['recordings']}", "monitoring.web_port=0",
     ]
     overrides = [*opts.overrides, *soak_overrides]
-    argv = (list(opts.bot_argv) + [a for o in overrides for a in ("--set", o)] if opts.bot_argv
-            else _mmctl("run", config=opts.config_path, overrides=overrides))
+    prefix = list(opts.bot_argv) if opts.bot_argv else [sys.executable, "-m", "mmctl"]
+    if opts.config_path is not None:
+        prefix += ["--config", str(opts.config_path)]
+    argv = [*prefix, *(a for o in overrides for a in ("--set", o)), "run"]
     extra = {"BYBIT_API_KEY": sim.api_key, "BYBIT_API_SECRET": sim.api_secret, **opts.bot_extra_env}
-    if opts.bot_argv and opts.config_path is not None:
-        extra["MM_CONFIG"] = str(opts.config_path)
     child = spawn("bot", argv, cwd=root, env=bot_env(env, extra), log_path=opts.out_dir / "bot.log")
     info = wait_run_json(dirs["state"], child, timeout_s=opts.start_timeout_s)
     return BotProcess(child, str(info["web_url"]), info)
@@ -197,7 +197,7 @@ def run_soak(opts: SoakOptions, *, progress: Progress | None = None) -> SoakResu
             injector = FaultInjector(sim_url)
         elif schedule:
             log.warning("soak_faults_skipped", reason="no emulator URL to send faults to")
-        sampler = Sampler(web_url, pid=pid, dirs=dirs, speed=opts.speed)
+        sampler = Sampler(web_url, pid=pid, dirs=dirs, flat_dirs={"soak_artifacts": out}, speed=opts.speed)
         started = sampler.started
         pending = list(schedule) if injector else []
         next_sample = 0.0

@@ -266,6 +266,7 @@ class Sampler:
         *,
         pid: int | None,
         dirs: Mapping[str, Path],
+        flat_dirs: Mapping[str, Path] | None = None,
         speed: float = 1.0,
         timeout_s: float = 3.0,
         headers: Mapping[str, str] | None = None,
@@ -275,6 +276,7 @@ class Sampler:
         self.web_url = web_url.rstrip("/")
         self.pid = pid
         self.dirs = dict(dirs)
+        self.flat_dirs = dict(flat_dirs or {})  # top-level files only (the soak's own output dir)
         self.speed = speed
         self._client = httpx.Client(timeout=timeout_s, headers=dict(headers or {}),
                                     limits=httpx.Limits(max_connections=2, max_keepalive_connections=2,
@@ -310,7 +312,10 @@ class Sampler:
             except json_io.JSONDecodeError:
                 log.warning("soak_status_unparsable")
         proc = proc_stats(self.pid) if self.pid else None
+        from mmctl.ops.retention import dir_size
+
         sizes = {name: dir_tree_size(path) for name, path in self.dirs.items()}
+        sizes.update({name: dir_size(path) for name, path in self.flat_dirs.items()})
         return build_sample(t=time.time(), elapsed_s=time.monotonic() - self.started, speed=self.speed,
                             metrics=metrics, status=status if isinstance(status, Mapping) else None,
                             proc=proc, dirs=sizes)
