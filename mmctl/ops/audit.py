@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import shutil
-import subprocess  # nosec B404: runs the audit tools with argv lists, never through a shell
+import subprocess  # nosec B404 # runs the audit tools with argv lists, never through a shell
 import sys
 import time
 from collections.abc import Sequence
@@ -123,7 +123,7 @@ def _find_tool(name: str, search: str | None) -> str | None:
 
 def _run(argv: list[str], cwd: Path, timeout_s: float) -> tuple[int | None, str, str]:
     try:
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,  # nosec B603: argv, no shell
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,  # nosec B603 # argv, no shell
                               timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
         return None, "", f"timed out after {timeout_s:g} s"

@@ -6,7 +6,7 @@ import ast
 import fnmatch
 import os
 import re
-import subprocess  # nosec B404: runs the configured test-collect command, argv only, no shell
+import subprocess  # nosec B404 # runs the configured test-collect command, argv only, no shell
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +61,7 @@ _JSON_FUNCS = frozenset({"dump", "dumps", "load", "loads"})
 def json_writers(root: Path, roots: Sequence[str], allow: Sequence[str]) -> CheckResult:
     """Flag `import json` (and simplejson/ujson) and json.dump(s)/load(s) outside the allowed files."""
     result = CheckResult()
+    checked = 0
     for path, rel in python_files(root, roots):
         if rel in allow:
             continue
@@ -79,6 +80,8 @@ def json_writers(root: Path, roots: Sequence[str], allow: Sequence[str]) -> Chec
                   and node.func.value.id in _JSON_MODULES):
                 result.findings.append(
                     f"{rel}:{node.lineno}: {node.func.value.id}.{node.func.attr}(): use bot.common.json_io")
+        checked += 1
+    result.info.append(f"{checked} file(s) checked")
     return result
 
 
@@ -219,18 +222,22 @@ def metrics_labels(root: Path, roots: Sequence[str], rules: MetricRules) -> Chec
 
 # ---- every test file is collected by the CI test command --------------------------------------
 
+_COLLECTED = re.compile(r"^([^\s:]+\.py)(?:::|: \d+$)", re.MULTILINE)
+
+
 def tests_collected(root: Path, collect_argv: Sequence[str], pattern: str, *, timeout_s: float) -> CheckResult:
     """Run the collect-only command and list test files it did not collect."""
     result = CheckResult()
     expected = sorted(p.relative_to(root).as_posix() for p in root.glob(pattern)
-                      if p.is_file() and not any(part in DEFAULT_SKIP_DIRS for part in p.parts))
+                      if p.is_file() and not any(part in DEFAULT_SKIP_DIRS for part in p.relative_to(root).parts))
     try:
-        proc = subprocess.run(list(collect_argv), cwd=root, capture_output=True, text=True,  # nosec B603
+        proc = subprocess.run(list(collect_argv), cwd=root, capture_output=True, text=True,  # nosec B603 # argv only
                               timeout=timeout_s, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         result.errors.append(f"collect command failed: {exc}")
         return result
-    collected = {line.split("::", 1)[0].strip() for line in proc.stdout.splitlines() if "::" in line}
+    # `-q` prints node ids (path::test); `-qq` prints "path: count"; accept both.
+    collected = {m.group(1) for m in _COLLECTED.finditer(proc.stdout)}
     if proc.returncode not in (0, 5):  # 5: no tests collected, which the comparison below reports
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         result.errors.append(f"collect command exited {proc.returncode}:\n{tail}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess  # nosec B404: runs argv lists from ci/validate.toml, never through a shell
+import subprocess  # nosec B404 # runs argv lists from ci/validate.toml, never through a shell
 import sys
 import time
 import tomllib
@@ -151,7 +151,7 @@ def _run_command(step: Step, root: Path, out: Path, err: Path) -> tuple[StepStat
     argv = [_expand(a) for a in step.run]
     with out.open("wb") as fo, err.open("wb") as fe:
         try:
-            proc = subprocess.Popen(argv, cwd=root, stdout=fo, stderr=fe,  # nosec B603: argv, no shell
+            proc = subprocess.Popen(argv, cwd=root, stdout=fo, stderr=fe,  # nosec B603 # argv, no shell
                                     start_new_session=True)
         except OSError as exc:
             fe.write(f"cannot start {argv[0]}: {exc}\n".encode())

@@ -83,3 +83,11 @@ def test_tests_collected_reports_collection_errors_as_errors(tmp_path: Path) -> 
     argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"]
     result = checks.tests_collected(tmp_path, argv, "tests/**/test_*.py", timeout_s=60)
     assert result.errors and "exited" in result.errors[0]
+
+
+def test_tests_collected_understands_the_very_quiet_format(tmp_path: Path) -> None:
+    _write(tmp_path, "tests/test_a.py", "def test_one():\n    pass\n")
+    _write(tmp_path, "tests/test_b.py", "def test_two():\n    pass\n")
+    argv = [sys.executable, "-m", "pytest", "--collect-only", "-qq", "-p", "no:cacheprovider", "tests/test_a.py"]
+    result = checks.tests_collected(tmp_path, argv, "tests/**/test_*.py", timeout_s=60)
+    assert [f.split(":")[0] for f in result.findings] == ["tests/test_b.py"]
