@@ -229,8 +229,8 @@ def parse_book(msg: Obj, raw: bytes, *, ts_recv_ns: int) -> BookUpdate:
         u = _int(data, "u")
         return BookUpdate(
             symbol=Symbol(_str(data, "s")),
-            # u == 1: the venue restarted; the message is a snapshot whatever its type says.
-            is_snapshot=kind == "snapshot" or u == 1,
+            # A *delta* with u == 1 (venue restart) is left to the stream, which forces a resync.
+            is_snapshot=kind == "snapshot",
             update_id=u, seq=_int(data, "seq", 0),
             bids=_levels(data.get("b", []), "b"), asks=_levels(data.get("a", []), "a"),
             ts_exchange_ms=_int(msg, "ts", 0), ts_recv_ns=ts_recv_ns, raw=raw, depth=int(parts[1]),

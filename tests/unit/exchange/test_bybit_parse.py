@@ -48,9 +48,12 @@ def test_parse_orderbook_delta_keeps_zero_size_levels_and_raw_bytes() -> None:
     assert ev.raw == BOOK_DELTA and ev.depth == 50 and ev.cts_ms == 1700000000120 and ev.ts_recv_ns == 42
 
 
-def test_parse_orderbook_u_equal_one_is_a_snapshot() -> None:
+def test_parse_orderbook_snapshot_flag_follows_type() -> None:
     msg = json_io.loads(BOOK_DELTA)
     msg["data"]["u"] = 1
+    ev = one(msg)
+    assert isinstance(ev, BookUpdate) and not ev.is_snapshot and ev.update_id == 1
+    msg["type"] = "snapshot"
     ev = one(msg)
     assert isinstance(ev, BookUpdate) and ev.is_snapshot
 

@@ -1,0 +1,286 @@
+"""BybitClient: the ExchangeClient for Bybit V5, built from the pooled REST client and supervised streams."""
+
+from __future__ import annotations
+
+import random
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bot.config.base import AppConfig
+from bot.domain import Category, Instrument, OrderId, OrderLinkId, Symbol
+from bot.errors import AuthError, ConfigError, ExchangeError, ExchangeRejected, OrderStateUnknown
+from bot.exchange.base import AmendRequest, CancelRequest, FeeRate, OrderRequest, OrderResult
+from bot.exchange.bybit import wire
+from bot.exchange.bybit.backoff import BackoffPolicy
+from bot.exchange.bybit.errors import error_for_ret_code
+from bot.exchange.bybit.parse import (
+    Obj,
+    parse_execution,
+    parse_fee_rate,
+    parse_instrument,
+    parse_order,
+    parse_position,
+    parse_wallet,
+    result_list,
+)
+from bot.exchange.bybit.rest import BybitRest, RestTimeouts
+from bot.exchange.bybit.ws import BybitStream
+from bot.exchange.events import Execution, OrderUpdate, PositionUpdate, StreamKind, WalletUpdate
+from bot.observability.logging import get_logger
+from bot.observability.metrics import Metrics
+
+__all__ = ["BybitClient"]
+
+log = get_logger(__name__)
+
+
+class BybitClient:
+    """Implements `bot.exchange.base.ExchangeClient` for one account and one category."""
+
+    def __init__(
+        self,
+        rest: BybitRest,
+        *,
+        ws_public_url: str,
+        ws_private_url: str,
+        api_key: str = "",
+        api_secret: str = "",
+        category: Category = Category.LINEAR,
+        policy: BackoffPolicy | None = None,
+        ping_interval_s: float = 20.0,
+        settle_coin: str = "USDT",
+        metrics: Metrics | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.rest = rest
+        self.ws_public_url = ws_public_url.rstrip("/")
+        self.ws_private_url = ws_private_url
+        self._key, self._secret = api_key, api_secret
+        self.category = category
+        self.policy = policy or BackoffPolicy()
+        self.ping_interval_s = ping_interval_s
+        self.settle_coin = settle_coin
+        self.metrics = metrics
+        self._rng = rng
+        self._streams: list[BybitStream] = []
+
+    @classmethod
+    def from_config(cls, cfg: AppConfig, *, metrics: Metrics | None = None,
+                    verify: ssl.SSLContext | bool = True) -> BybitClient:
+        """Build from the app config (URLs from `cfg.urls()`, secrets from `cfg.secrets`).
+
+        Raises:
+            ConfigError: no REST URL for the venue.
+        """
+        rest_url, ws_public, ws_private, _trade = cfg.urls()
+        if not rest_url:
+            raise ConfigError(f"no REST URL for venue {cfg.venue!r}: set exchange.rest_url")
+        ex = cfg.exchange
+        key = cfg.secrets.bybit_api_key.reveal() if cfg.secrets.bybit_api_key else ""
+        secret = cfg.secrets.bybit_api_secret.reveal() if cfg.secrets.bybit_api_secret else ""
+        rest = BybitRest(
+            rest_url, key, secret,
+            timeouts=RestTimeouts(ex.connect_timeout_s, ex.read_timeout_s, ex.write_timeout_s, ex.pool_timeout_s,
+                                  ex.total_timeout_s),
+            recv_window_ms=ex.recv_window_ms, max_connections=ex.max_connections,
+            max_keepalive_connections=ex.max_keepalive_connections, keepalive_expiry_s=ex.keepalive_expiry_s,
+            metrics=metrics, verify=verify,
+        )
+        return cls(rest, ws_public_url=ws_public, ws_private_url=ws_private, api_key=key, api_secret=secret,
+                   category=Category(cfg.category), policy=BackoffPolicy.from_config(ex.reconnect),
+                   ping_interval_s=ex.ping_interval_s, metrics=metrics)
+
+    async def __aenter__(self) -> BybitClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for s in self._streams:
+            s.close()
+        await self.rest.aclose()
+
+    @property
+    def _cat(self) -> str:
+        return self.category.value
+
+    # -- reference data -----------------------------------------------------------------------------
+
+    async def instruments(self, symbols: Sequence[Symbol]) -> dict[Symbol, Instrument]:
+        out: dict[Symbol, Instrument] = {}
+        for sym in symbols:
+            env = await self.rest.get("instruments", {"category": self._cat, "symbol": sym}, signed=False)
+            items = [parse_instrument(i, self.category) for i in result_list(env, endpoint="instruments-info")]
+            match = [i for i in items if i.symbol == sym]
+            if not match:
+                raise ExchangeRejected(f"unknown symbol {sym}", symbol=sym, category=self._cat)
+            out[sym] = match[0]
+        return out
+
+    async def fee_rates(self, symbols: Sequence[Symbol]) -> dict[Symbol, FeeRate]:
+        out: dict[Symbol, FeeRate] = {}
+        for sym in symbols:
+            env = await self.rest.get("fee_rate", {"category": self._cat, "symbol": sym})
+            for item in result_list(env, endpoint="fee-rate"):
+                rate = parse_fee_rate(item)
+                out[rate.symbol] = rate
+        return out
+
+    async def server_time_offset_ms(self) -> int:
+        offset = await self.rest.sync_time()
+        for s in self._streams:
+            s.offset_ms = offset
+        return offset
+
+    # -- orders -------------------------------------------------------------------------------------
+
+    async def submit(self, order: OrderRequest) -> OrderResult:
+        env = await self.rest.post("create", wire.create_item(order, self._cat), order_link_id=order.order_link_id)
+        return OrderResult(order_link_id=OrderLinkId(str(env.result.get("orderLinkId") or order.order_link_id)),
+                           order_id=OrderId(str(env.result.get("orderId") or "")), ok=True)
+
+    async def submit_batch(self, orders: Sequence[OrderRequest]) -> list[OrderResult]:
+        items = [wire.create_item(o) for o in orders]
+        return await self._batch("create_batch", items, [o.order_link_id for o in orders])
+
+    async def amend_batch(self, amends: Sequence[AmendRequest]) -> list[OrderResult]:
+        items = [wire.amend_item(a) for a in amends]
+        return await self._batch("amend_batch", items, [a.order_link_id or "" for a in amends])
+
+    async def cancel_batch(self, cancels: Sequence[CancelRequest]) -> list[OrderResult]:
+        items = [wire.cancel_item(c) for c in cancels]
+        return await self._batch("cancel_batch", items, [c.order_link_id or "" for c in cancels])
+
+    async def _batch(self, name: str, items: Sequence[Mapping[str, wire.WireScalar]], link_ids: Sequence[str]
+                     ) -> list[OrderResult]:
+        cap = wire.BATCH_MAX.get(self._cat, 10)
+        results: list[OrderResult] = []
+        for start in range(0, len(items), cap):
+            chunk = items[start:start + cap]
+            links = link_ids[start:start + cap]
+            try:
+                env = await self.rest.post(name, wire.batch_body(self._cat, chunk), cost=len(chunk))
+            except OrderStateUnknown as exc:
+                exc.context["results"] = list(results)
+                exc.context["unknown_link_ids"] = list(link_ids[start:])
+                raise
+            except AuthError:
+                raise
+            except ExchangeRejected as exc:  # the whole request refused: every item failed the same way
+                results.extend(OrderResult(OrderLinkId(lk), OrderId(""), ok=False, ret_code=exc.ret_code or 0,
+                                           ret_msg=exc.message, error=exc) for lk in links)
+                continue
+            results.extend(self._batch_items(name, env.result, env.ret_ext_info, links))
+        return results
+
+    def _batch_items(self, name: str, result: Obj, ext: Obj, links: Sequence[str]) -> list[OrderResult]:
+        got_raw, codes_raw = result.get("list"), ext.get("list")
+        got: list[Any] = got_raw if isinstance(got_raw, list) else []
+        codes: list[Any] = codes_raw if isinstance(codes_raw, list) else []
+        out = []
+        for i, link in enumerate(links):
+            item: Mapping[str, Any] = got[i] if i < len(got) and isinstance(got[i], dict) else {}
+            code_item: Mapping[str, Any] = codes[i] if i < len(codes) and isinstance(codes[i], dict) else {}
+            code = code_item.get("code", 0 if item.get("orderId") else None)
+            msg = str(code_item.get("msg", ""))
+            lk = OrderLinkId(str(item.get("orderLinkId") or link))
+            oid = OrderId(str(item.get("orderId") or ""))
+            if code == 0:
+                out.append(OrderResult(lk, oid, ok=True, ret_msg=msg))
+            elif isinstance(code, int):
+                err: ExchangeError = error_for_ret_code(code, msg, write=True, endpoint=wire.endpoint_family(
+                    wire.PATH[name]), order_link_id=lk)
+                out.append(OrderResult(lk, oid, ok=False, ret_code=code, ret_msg=msg, error=err))
+            else:  # the venue answered without an entry for this item: its outcome is unknown
+                err = OrderStateUnknown("batch item missing from the response", order_link_id=lk)
+                out.append(OrderResult(lk, oid, ok=False, ret_code=0, ret_msg="missing", error=err))
+        return out
+
+    async def cancel_all(self, symbol: Symbol) -> list[OrderResult]:
+        env = await self.rest.post("cancel_all", {"category": self._cat, "symbol": symbol})
+        return [OrderResult(OrderLinkId(str(i.get("orderLinkId") or "")), OrderId(str(i.get("orderId") or "")), ok=True)
+                for i in result_list(env, endpoint="cancel-all")]
+
+    async def arm_dcp(self, window_s: int) -> None:
+        product = "SPOT" if self.category is Category.SPOT else "DERIVATIVES"
+        # Idempotent setting, so safe to retry like a read.
+        await self.rest.post("dcp", {"product": product, "timeWindow": int(window_s)}, write=False)
+
+    # -- state reads -------------------------------------------------------------------------------
+
+    async def _paged(self, name: str, params: dict[str, wire.WireScalar | None], max_pages: int = 50) -> list[Obj]:
+        out: list[Obj] = []
+        for _ in range(max_pages):
+            env = await self.rest.get(name, params)
+            out.extend(result_list(env, endpoint=name))
+            cursor = env.result.get("nextPageCursor")
+            if not cursor or not isinstance(cursor, str):
+                break
+            params = {**params, "cursor": cursor}
+        return out
+
+    async def open_orders(self, symbol: Symbol | None = None, link_prefix: str | None = None) -> list[OrderUpdate]:
+        params: dict[str, wire.WireScalar | None] = {"category": self._cat, "limit": 50}
+        if symbol:
+            params["symbol"] = symbol
+        elif self.category is not Category.SPOT:
+            params["settleCoin"] = self.settle_coin
+        orders = [parse_order(o, self.category) for o in await self._paged("realtime", params)]
+        if link_prefix:
+            orders = [o for o in orders if o.order_link_id.startswith(link_prefix)]
+        return [o for o in orders if o.status.is_open]
+
+    async def order_by_link_id(self, symbol: Symbol, order_link_id: OrderLinkId) -> OrderUpdate | None:
+        for open_only in (None, 1):  # open orders first, then the recent closed ones
+            params: dict[str, wire.WireScalar | None] = {"category": self._cat, "symbol": symbol,
+                                                          "orderLinkId": order_link_id, "openOnly": open_only}
+            env = await self.rest.get("realtime", params)
+            for o in result_list(env, endpoint="realtime"):
+                order = parse_order(o, self.category)
+                if order.order_link_id == order_link_id:
+                    return order
+        return None
+
+    async def executions(self, since_ms: int, symbol: Symbol | None = None) -> list[Execution]:
+        params: dict[str, wire.WireScalar | None] = {"category": self._cat, "symbol": symbol,
+                                                      "startTime": since_ms, "limit": 100}
+        return [parse_execution(e, self.category) for e in await self._paged("executions", params)]
+
+    async def positions(self) -> list[PositionUpdate]:
+        if self.category is Category.SPOT:
+            return []
+        params: dict[str, wire.WireScalar | None] = {"category": self._cat, "settleCoin": self.settle_coin,
+                                                      "limit": 200}
+        return [parse_position(p, self.category) for p in await self._paged("positions", params)]
+
+    async def wallet(self) -> WalletUpdate:
+        env = await self.rest.get("wallet", {"accountType": "UNIFIED"})
+        items = result_list(env, endpoint="wallet-balance")
+        if not items:
+            raise ExchangeRejected("wallet-balance returned no account", account_type="UNIFIED")
+        return parse_wallet(items[0], ts_exchange_ms=env.time_ms)
+
+    # -- streams ------------------------------------------------------------------------------------
+
+    def _stream(self, kind: StreamKind, url: str, topics: list[str], **kw: Any) -> BybitStream:
+        s = BybitStream(kind, url, topics, policy=self.policy, rng=self._rng, category=self.category,
+                        ping_interval_s=self.ping_interval_s, metrics=self.metrics, **kw)
+        s.offset_ms = self.rest.offset_ms
+        self._streams.append(s)
+        return s
+
+    def public_stream(self, symbols: Sequence[Symbol], *, depth: int = 50, trades: bool = True,
+                      tickers: bool = True) -> BybitStream:
+        topics = [f"orderbook.{depth}.{s}" for s in symbols]
+        topics += [f"publicTrade.{s}" for s in symbols] if trades else []
+        topics += [f"tickers.{s}" for s in symbols] if tickers else []
+        return self._stream(StreamKind.PUBLIC, f"{self.ws_public_url}/{self._cat}", topics)
+
+    def private_stream(self, *, dcp: bool = False) -> BybitStream:
+        topics = ["order", "execution", "position", "wallet"]
+        if dcp:
+            topics.append("dcp.spot" if self.category is Category.SPOT else "dcp.future")
+        return self._stream(StreamKind.PRIVATE, self.ws_private_url, topics, api_key=self._key,
+                            api_secret=self._secret)
