@@ -1,0 +1,273 @@
+"""Properties of the trading core: quotes, skew, risk limits, order diff, throttle budgets."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal as D
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.config.portfolio import ThrottleConfig
+from bot.config.risk import RiskConfig
+from bot.domain import Category, Fill, Instrument, OrderId, OrderLinkId, Side, Symbol
+from bot.portfolio import Throttle
+from bot.risk import RiskGuards
+from bot.strategy import (
+    ActionKind,
+    LiveOrder,
+    OrderAction,
+    OrderLinkIds,
+    OrderManager,
+    QuoteInputs,
+    QuoteParams,
+    Quotes,
+    TopOfBook,
+    quote,
+    to_batches,
+)
+
+SYM = Symbol("XYZUSDT")
+NOW = 10**12
+PROFILE = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def instruments(draw: st.DrawFn) -> Instrument:
+    tick = draw(st.sampled_from([D("0.0001"), D("0.01"), D("0.1"), D("0.5"), D(1)]))
+    step = draw(st.sampled_from([D("0.001"), D("0.01"), D("1")]))
+    return Instrument(SYM, Category.LINEAR, tick, step, step, step * 100_000, draw(st.sampled_from([D(0), D(5)])))
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[Instrument, TopOfBook, QuoteInputs, QuoteParams]:
+    inst = draw(instruments())
+    bid_t = draw(st.integers(1, 2_000_000))
+    ask_t = bid_t + draw(st.integers(1, 30))
+    book = TopOfBook((inst.from_ticks(bid_t), D(draw(st.integers(1, 1000)))),
+                     (inst.from_ticks(ask_t), D(draw(st.integers(1, 1000)))), NOW)
+    params = QuoteParams(
+        instrument=inst, levels=draw(st.integers(1, 5)), level_spacing_ticks=draw(st.integers(1, 3)),
+        min_half_spread_ticks=draw(st.integers(1, 5)), vol_multiplier=D(draw(st.integers(0, 3))),
+        risk_aversion=draw(st.sampled_from([D(0), D("0.05"), D("0.5"), D(3)])),
+        size_skew=draw(st.sampled_from([D(0), D("0.5"), D(1)])),
+        fair_price=draw(st.sampled_from(["mid", "microprice"])),
+        maker_fee_rate=draw(st.sampled_from([D("-0.0001"), D(0), D("0.0002")])),
+    )
+    mid_px = (inst.from_ticks(bid_t) + inst.from_ticks(ask_t)) / 2
+    level_notional = mid_px * inst.qty_step * draw(st.integers(1, 50))
+    max_pos = level_notional * draw(st.integers(1, 20))
+    pos_frac = draw(st.fractions(-1, 1, max_denominator=20))
+    position = inst.floor_to_lot(max_pos / mid_px * D(pos_frac.numerator) / D(pos_frac.denominator))
+    inputs = QuoteInputs(level_notional=level_notional, max_position_notional=max_pos, position=position,
+                         sigma_ticks=D(draw(st.integers(0, 40))) / 4,
+                         backoff_bid_ticks=draw(st.integers(0, 3)), backoff_ask_ticks=draw(st.integers(0, 3)))
+    return inst, book, inputs, params
+
+
+@PROFILE
+@given(scenarios())
+def test_quotes_never_cross_the_book_or_each_other_and_sit_on_the_grid(
+    s: tuple[Instrument, TopOfBook, QuoteInputs, QuoteParams],
+) -> None:
+    inst, book, inputs, params = s
+    q = quote(book, inputs, params, now_ns=NOW)
+    assert q.reason is None
+    assert book.bid is not None and book.ask is not None
+    best_bid, best_ask = book.bid[0], book.ask[0]
+    for lv in q.levels:
+        assert inst.from_ticks(inst.to_ticks(lv.price)) == lv.price and lv.price > 0
+        assert lv.price_ticks == inst.to_ticks(lv.price)
+        assert inst.to_lots(lv.qty) >= 1 and lv.qty >= inst.min_qty
+    assert all(b.price < best_ask for b in q.bids)
+    assert all(a.price > best_bid for a in q.asks)
+    if q.bids and q.asks:
+        assert q.bids[0].price < q.asks[0].price
+    assert [b.price for b in q.bids] == sorted((b.price for b in q.bids), reverse=True)
+    assert [a.price for a in q.asks] == sorted(a.price for a in q.asks)
+    mid = (best_bid + best_ask) / 2
+    cap = inputs.max_position_notional / mid
+    assert inputs.position + sum(b.qty for b in q.bids) <= cap or not q.bids
+    assert -inputs.position + sum(a.qty for a in q.asks) <= cap or not q.asks
+
+
+@PROFILE
+@given(scenarios(), st.integers(1, 30))
+def test_skew_moves_against_inventory_and_grows_with_it(
+    s: tuple[Instrument, TopOfBook, QuoteInputs, QuoteParams], k: int,
+) -> None:
+    inst, book, inputs, params = s
+    params = QuoteParams(**{**{f: getattr(params, f) for f in params.__slots__}, "risk_aversion": D("0.1")})
+
+    def r(pos: D) -> D:
+        qi = QuoteInputs(inputs.level_notional, inputs.max_position_notional, pos, inputs.sigma_ticks)
+        res = quote(book, qi, params, now_ns=NOW).reservation_ticks
+        assert res is not None
+        return res
+
+    step = inst.qty_step
+    flat = r(D(0))
+    assert r(step * k) < flat < r(-step * k)
+    assert r(step * (k + 1)) < r(step * k)
+    assert r(-step * (k + 1)) > r(-step * k)
+
+
+@st.composite
+def risk_cases(draw: st.DrawFn) -> tuple[list[LiveOrder], list[OrderAction], D, RiskConfig]:
+    cfg = RiskConfig(max_position_notional=D(draw(st.integers(50, 2000))),
+                     max_order_notional=D(draw(st.integers(20, 500))), max_open_orders=draw(st.integers(1, 12)))
+    prices = st.integers(90, 110).map(D)
+    qtys = st.integers(1, 8).map(D)
+    live = [LiveOrder(OrderLinkId(f"mm-l-{i}"), SYM, draw(st.sampled_from(Side)), draw(prices), draw(qtys))
+            for i in range(draw(st.integers(0, 8)))]
+    acts: list[OrderAction] = []
+    for i in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(ActionKind))
+        if kind is ActionKind.CREATE or not live:
+            q = draw(qtys)
+            acts.append(OrderAction(ActionKind.CREATE, SYM, draw(st.sampled_from(Side)), OrderLinkId(f"mm-n-{i}"),
+                                    draw(prices), q, q))
+        else:
+            o = draw(st.sampled_from(live))
+            if any(a.order_link_id == o.order_link_id for a in acts):
+                continue
+            q = draw(qtys)
+            acts.append(OrderAction(kind, SYM, o.side, o.order_link_id,
+                                    *((draw(prices), q, q) if kind is ActionKind.AMEND else ())))
+    return live, acts, D(draw(st.integers(-10, 10))), cfg
+
+
+def _exposure(orders: dict[str, tuple[Side, D, D]], pos: D) -> tuple[D, D, int]:
+    buy = pos + sum(q for s, _, q in orders.values() if s is Side.BUY)
+    sell = -pos + sum(q for s, _, q in orders.values() if s is Side.SELL)
+    return buy, sell, len(orders)
+
+
+@PROFILE
+@given(risk_cases())
+def test_no_allowed_action_breaches_a_risk_limit(case: tuple[list[LiveOrder], list[OrderAction], D, RiskConfig]) -> None:
+    live, acts, pos, cfg = case
+    mark = D(100)
+    d = RiskGuards(cfg).check(acts, live=live, positions={SYM: pos}, marks={SYM: mark}, now_ns=0)
+    assert len(d.allowed) + len(d.refusals) == len(acts)
+    assert all(r.action is None or r.action.kind is not ActionKind.CANCEL for r in d.refusals)
+    before = {o.order_link_id: (o.side, o.price, o.leaves) for o in live}
+    after = dict(before)
+    for a in d.allowed:
+        if a.kind is ActionKind.CANCEL:
+            after.pop(a.order_link_id, None)
+        else:
+            assert a.price is not None and a.leaves is not None
+            assert a.price * a.leaves <= cfg.max_order_notional
+            after[a.order_link_id] = (a.side, a.price, a.leaves)
+    b0, s0, n0 = _exposure(before, pos)
+    b1, s1, n1 = _exposure(after, pos)
+    cap = cfg.max_position_notional / mark
+    assert b1 <= max(cap, b0) and s1 <= max(cap, s0)
+    assert n1 <= max(cfg.max_open_orders, n0)
+
+
+@st.composite
+def quote_paths(draw: st.DrawFn) -> list[tuple[list[tuple[int, int]], list[tuple[int, int]], list[int]]]:
+    steps = []
+    for _ in range(draw(st.integers(1, 12))):
+        mid = draw(st.integers(1000, 1030))
+        nb, na = draw(st.integers(0, 4)), draw(st.integers(0, 4))
+        bids = [(mid - 1 - i * draw(st.integers(1, 2)), draw(st.integers(1, 5))) for i in range(nb)]
+        asks = [(mid + 1 + i * draw(st.integers(1, 2)), draw(st.integers(1, 5))) for i in range(na)]
+        bids = sorted(dict(bids).items(), reverse=True)
+        asks = sorted(dict(asks).items())
+        fills = draw(st.lists(st.integers(0, 10), max_size=3))
+        steps.append((bids, asks, fills))
+    return steps
+
+
+INST = Instrument(SYM, Category.LINEAR, D(1), D(1), D(1), D(10_000))
+
+
+def _quotes(bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> Quotes:
+    from bot.strategy import QuoteLevel
+    return Quotes(SYM, tuple(QuoteLevel(Side.BUY, i, p, D(p), D(q)) for i, (p, q) in enumerate(bids)),
+                  tuple(QuoteLevel(Side.SELL, i, p, D(p), D(q)) for i, (p, q) in enumerate(asks)))
+
+
+@PROFILE
+@given(quote_paths(), st.integers(0, 2))
+def test_order_manager_one_action_per_order_and_diff_reaches_desired(
+    path: list[tuple[list[tuple[int, int]], list[tuple[int, int]], list[int]]], tol: int,
+) -> None:
+    qtol = D("0.25")
+    m = OrderManager(instruments={SYM: INST}, category=Category.LINEAR, link_ids=OrderLinkIds("mm", "p"),
+                     tolerance_ticks=tol, qty_tolerance=qtol)
+    exec_n = 0
+    for bids, asks, fills in path:
+        q = _quotes(bids, asks)
+        acts = m.diff(q)
+        links = [a.order_link_id for a in acts]
+        assert len(links) == len(set(links))
+        # apply to a copy of the live set: it must equal the desired set (within tolerances)
+        state = {o.order_link_id: (o.side, o.price, o.leaves) for o in m.live()}
+        for a in acts:
+            if a.kind is ActionKind.CANCEL:
+                del state[a.order_link_id]
+            elif a.kind is ActionKind.CREATE:
+                assert a.order_link_id not in state and a.price is not None and a.qty is not None
+                state[a.order_link_id] = (a.side, a.price, a.qty)
+            else:
+                side, price, _ = state[a.order_link_id]
+                assert a.leaves is not None
+                state[a.order_link_id] = (side, a.price if a.price is not None else price, a.leaves)
+        for side, want in ((Side.BUY, q.bids), (Side.SELL, q.asks)):
+            have = sorted(((p, lv) for s, p, lv in state.values() if s is side), reverse=side is Side.BUY)
+            assert len(have) == len(want)
+            assert any(  # a perfect matching exists (levels <= 4: brute force is fine)
+                all(abs(h[0] - w.price) <= tol and abs(h[1] - w.qty) <= w.qty * qtol
+                    for h, w in zip(perm, want, strict=True))
+                for perm in itertools.permutations(have)
+            )
+        for a in m.submitted(acts, now_ns=0):
+            m.on_ack(a, ok=True)
+        for o in list(m.live()):  # cancels are confirmed by the order stream
+            if o.pending is ActionKind.CANCEL:
+                m.forget(o.order_link_id)
+        for f in fills:
+            live = m.live()
+            if live:
+                o = live[f % len(live)]
+                exec_n += 1
+                m.on_fill(Fill(f"x{exec_n}", SYM, o.side, o.price, min(o.leaves, D(1)), D(0), D(0), True,
+                               OrderId("o"), o.order_link_id, 0))
+
+
+@PROFILE
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 25), st.integers(0, 25), st.integers(0, 25)),
+                min_size=1, max_size=40),
+       st.integers(1, 20), st.integers(0, 5))
+def test_throttle_never_exceeds_budget_and_never_defers_a_cancel_for_a_create(
+    calls: list[tuple[int, int, int, int]], batch_per_s: int, reserve: int,
+) -> None:
+    cfg = ThrottleConfig(batch_per_s=batch_per_s, cancel_per_s=5, create_per_s=5, amend_per_s=5,
+                         cancel_reserve=reserve)
+    t = Throttle(cfg)
+    now = 0
+    spent: list[tuple[int, str, int]] = []
+    n = 0
+    for dt_ms, nc, na, nx in calls:
+        now += dt_ms * 1_000_000
+        acts = []
+        for kind, k in ((ActionKind.CREATE, nc), (ActionKind.AMEND, na), (ActionKind.CANCEL, nx)):
+            for _ in range(k):
+                n += 1
+                acts.append(OrderAction(kind, SYM, Side.BUY, OrderLinkId(f"mm-t-{n}"), D(1), D(1)))
+        res = t.acquire(to_batches(acts, Category.LINEAR, 20), now_ns=now)
+        sent = [a for b in res.send for a in b.actions]
+        assert len(sent) + len(res.deferred) == len(acts)
+        if any(a.kind is ActionKind.CANCEL for a in res.deferred):
+            # nothing else took a unit a cancel could have used (single create/amend have own budgets)
+            assert not any(b.family == "batch" and b.kind is not ActionKind.CANCEL for b in res.send)
+        for b in res.send:
+            assert len(b.actions) <= 20
+            spent.append((now, b.family, len(b.actions) if b.is_batch else 1))
+        for fam in ("create", "amend", "cancel", "batch"):
+            used = sum(u for ts, f, u in spent if f == fam and ts > now - 1_000_000_000)
+            assert used <= t.limit(fam)

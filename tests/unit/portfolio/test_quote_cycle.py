@@ -1,0 +1,66 @@
+"""QuoteCycle wiring: book update -> batches in flight; kill on loss cancels everything."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from bot.config.portfolio import AllocatorConfig, ThrottleConfig
+from bot.config.risk import RiskConfig
+from bot.config.rollout import RolloutConfig
+from bot.config.strategy import StrategyConfig
+from bot.domain import Category, Fill, Instrument, OrderId, OrderLinkId, Side, Symbol
+from bot.portfolio import Allocator, Portfolio, QuoteCycle, RolloutRamp, Throttle
+from bot.risk import RiskGuards
+from bot.strategy import ActionKind, OrderLinkIds, OrderManager, QuoteParams, TopOfBook
+
+SYMS = [Symbol("BTCUSDT"), Symbol("ETHUSDT")]
+INSTS = {s: Instrument(s, Category.LINEAR, D("0.1"), D("0.001"), D("0.001"), D(100)) for s in SYMS}
+T0 = 1_700_000_000 * 10**9
+
+
+def make_cycle() -> QuoteCycle:
+    strat = StrategyConfig(levels=3, order_notional=D(100))
+    return QuoteCycle(
+        params={s: QuoteParams.from_config(strat, i, maker_fee_rate=D("-0.00005"), max_book_age_ms=2000)
+                for s, i in INSTS.items()},
+        strategy=strat,
+        order_manager=OrderManager(instruments=INSTS, category=Category.LINEAR, link_ids=OrderLinkIds("mm", "t")),
+        guards=RiskGuards(RiskConfig(daily_loss_limit=D(5), max_drawdown=D(10))),
+        throttle=Throttle(ThrottleConfig()),
+        allocator=Allocator(AllocatorConfig(total_notional=D(2400)), SYMS),
+        ramp=RolloutRamp(RolloutConfig(enabled=False), now_ns=T0),
+        portfolio=Portfolio(SYMS),
+    )
+
+
+def top(bid: str, ask: str, ts: int = T0) -> TopOfBook:
+    return TopOfBook((D(bid), D(1)), (D(ask), D(1)), ts)
+
+
+def test_book_update_produces_one_create_batch_per_symbol_then_nothing() -> None:
+    c = make_cycle()
+    r = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0)
+    assert [(b.kind, len(b.actions)) for b in r.batches] == [(ActionKind.CREATE, 6)]
+    assert r.quotes.obligations is not None
+    for b in r.batches:
+        for a in b.actions:
+            c.om.on_ack(a, ok=True)
+    assert c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0 + 1).batches == []
+    moved = c.on_book(SYMS[0], top("2001.0", "2001.5"), now_ns=T0 + 2)
+    assert {b.kind for b in moved.batches} == {ActionKind.AMEND}
+
+
+def test_loss_engages_kill_and_cancels_every_symbol() -> None:
+    c = make_cycle()
+    c.throttle = Throttle(ThrottleConfig(batch_per_s=100))
+    for s in SYMS:
+        for b in c.on_book(s, top("2000.0", "2000.5"), now_ns=T0).batches:
+            for a in b.actions:
+                c.om.on_ack(a, ok=True)
+    c.portfolio.on_fill(Fill("e1", SYMS[0], Side.BUY, D("2000.0"), D("0.05"), D(0), D(0), True, OrderId("o"),
+                             OrderLinkId("mm-t-1"), 0))
+    r = c.on_book(SYMS[0], top("1800.0", "1800.5"), now_ns=T0 + 10)
+    assert c.guards.kill.engaged
+    assert r.batches and all(b.kind is ActionKind.CANCEL for b in r.batches)
+    assert sum(len(b.actions) for b in r.batches) == 12
+    assert c.cancel_everything(now_ns=T0 + 11) == []  # all already in flight
