@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 STEP_LOG_RE = re.compile(r"^(?P<step>[A-Za-z0-9_-]+)\.(?P<ts>\d{8}T\d{12}Z(?:-\d+)?)\.(?P<stream>out|err)\.log$")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 _ROTATED_RE = re.compile(r"^(?P<base>.+?)\.(?:\d{8}T\d{12}Z(?:-\d+)?|\d+)(?P<gz>\.gz)?$")
+_DIGITS = re.compile(r"\d+")
 
 
 def parse_size(text: str) -> int:
@@ -169,36 +170,47 @@ class PruneReport:
                 "compressed": [str(p) for p in self.compressed], "warnings": self.warnings}
 
 
+def _series(name: str) -> str:
+    """Files of one log series share this key: the rotated suffix dropped, digit runs folded."""
+    m = _ROTATED_RE.match(name)
+    return _DIGITS.sub("#", m.group("base") + ".rotated" if m else name)
+
+
 def prune_log_dir(directory: Path, *, keep: int, max_bytes: int | None, settle_s: float = 60.0,
-                  now: Callable[[], float] = time.time) -> PruneReport:
-    """Bound a log directory: at most `keep` rotated files per log, then oldest-first down to
-    `max_bytes`. Active files (anything not rotated) are never deleted or truncated, so a
-    running writer is unaffected; rotated files left uncompressed longer than `settle_s` are
-    gzipped first.
+                  active_s: float = 300.0, now: Callable[[], float] = time.time) -> PruneReport:
+    """Bound a log directory: at most `keep` old files per series, then oldest first down to
+    `max_bytes`. Safe while writers run: never touched are `*.log` files, the newest file of
+    each series (a recorder's open file), anything modified in the last `active_s` seconds,
+    and lock/temp files. Rotated files left uncompressed longer than `settle_s` are gzipped.
     """
     before = dir_size(directory)
     report = PruneReport(directory, before, before)
-    groups: dict[str, list[Path]] = defaultdict(list)
-    for entry in sorted(os.scandir(directory), key=lambda e: e.name) if directory.is_dir() else []:
-        m = _ROTATED_RE.match(entry.name)
-        if not m or not entry.is_file(follow_symlinks=False) or entry.name.endswith((".tmp", ".lock")):
+    series: dict[str, list[tuple[float, Path]]] = defaultdict(list)
+    entries = sorted(os.scandir(directory), key=lambda e: e.name) if directory.is_dir() else []
+    for entry in entries:
+        if not entry.is_file(follow_symlinks=False) or entry.name.endswith((".tmp", ".lock", ".log")):
             continue
-        path = Path(entry.path)
-        if not m.group("gz") and now() - entry.stat().st_mtime > settle_s:
+        path, mtime = Path(entry.path), entry.stat().st_mtime
+        m = _ROTATED_RE.match(entry.name)
+        if m and not m.group("gz") and now() - mtime > settle_s:
             with rotation_lock(directory / m.group("base")):
                 if path.exists():
                     compress_file(path, f"{path}.gz")
                     report.compressed.append(path)
             path = Path(f"{path}.gz")
-        groups[m.group("base")].append(path)
+        series[_series(path.name)].append((mtime, path))
     candidates: list[tuple[float, Path]] = []
-    for _base, files in groups.items():
-        files = [f for f in files if f.exists()]
-        files.sort(key=lambda f: (f.stat().st_mtime, f.name))
+    for files in series.values():
+        files.sort()
+        newest = files[-1][1]
+        old = [(t, f) for t, f in files if f != newest and now() - t > active_s]
         excess = max(0, len(files) - keep)
-        for f in files[:excess]:
-            _unlink(f, report)
-        candidates.extend((f.stat().st_mtime, f) for f in files[excess:] if f.name.endswith(".gz"))
+        for t, f in old:
+            if excess > 0:
+                _unlink(f, report)
+                excess -= 1
+            else:
+                candidates.append((t, f))
     if max_bytes is not None:
         total = dir_size(directory)
         for _mtime, f in sorted(candidates):
@@ -208,8 +220,8 @@ def prune_log_dir(directory: Path, *, keep: int, max_bytes: int | None, settle_s
             _unlink(f, report)
             total -= size
         if total > max_bytes:
-            report.warnings.append(
-                f"{directory}: active logs alone take {total} bytes > {max_bytes}: rotate them (mmctl logs rotate)")
+            report.warnings.append(f"{directory}: {total} bytes > {max_bytes} after pruning; what is left is "
+                                   "active or recent: rotate it (mmctl logs rotate) or raise the budget")
     report.total_bytes_after = dir_size(directory)
     for w in report.warnings:
         log.warning("log_dir_over_budget detail=%s", w)

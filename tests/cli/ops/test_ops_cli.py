@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,6 @@ def mmctl(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.Comple
 
 
 def _env() -> dict[str, str]:
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MM_", "BYBIT_"))}
     env["PYTHONPATH"] = str(REPO)
     return env
@@ -90,8 +89,12 @@ def test_logs_rotate_and_prune(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     [res] = json_io.loads(r.stdout)
     assert res["result"] == "rotated" and gzip.decompress((tmp_path / res["rotated_to"]).read_bytes()) == b"hello\n"
-    r = mmctl(["logs", "prune", "logs", "--keep", "0", "--max-size", "1M"], tmp_path)
-    assert r.returncode == 0 and not list(logs.glob("*.gz"))
+    old = logs / "bot.log.20200101T000000000000Z.gz"
+    old.write_bytes(gzip.compress(b"old\n"))
+    os.utime(old, (1_577_836_800, 1_577_836_800))
+    r = mmctl(["logs", "prune", "logs", "--keep", "1", "--max-size", "1M"], tmp_path)
+    assert r.returncode == 0 and not old.exists()
+    assert [p.name for p in logs.glob("*.gz")] == [Path(res["rotated_to"]).name]  # the newest stays
     r = mmctl(["logs", "prune", "logs", "--max-size", "lots"], tmp_path)
     assert r.returncode == 2
     r = mmctl(["logs", "prune", "nope"], tmp_path)

@@ -202,3 +202,17 @@ def test_prune_warns_when_active_logs_alone_exceed_budget(tmp_path: Path) -> Non
     (tmp_path / "bot.log").write_bytes(b"x" * 5000)
     rep = prune_log_dir(tmp_path, keep=1, max_bytes=1000)
     assert rep.warnings and (tmp_path / "bot.log").exists()
+
+
+def test_prune_recorder_style_series_never_deletes_newest_or_recent(tmp_path: Path) -> None:
+    now = time.time()
+    names = [f"rec-20261120T00000{i}-4242-000{i}.jsonl.gz" for i in range(6)]
+    for i, name in enumerate(names):
+        p = tmp_path / name
+        p.write_bytes(b"r" * 1000)
+        age = 10 if i >= 4 else 10_000 - i  # the last two are being written / just closed
+        os.utime(p, (now - age, now - age))
+    rep = prune_log_dir(tmp_path, keep=1, max_bytes=0)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == names[4:]  # recent files survive even a zero budget
+    assert rep.warnings  # and the budget miss is reported, not hidden
