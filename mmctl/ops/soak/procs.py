@@ -22,10 +22,11 @@ __all__ = ["BotProcess", "ChildProcess", "SimProcess", "parse_sim_banner", "spaw
 
 log = get_logger(__name__)
 
-_URL_RE = re.compile(r"\b(rest|http|ws_public|public|ws_private|private|ws_trade|trade|control)\w*\s*[:=]\s*"
-                     r"((?:https?|wss?)://\S+)", re.IGNORECASE)
-_KEY_RE = re.compile(r"\b(?:api[_ ]?key|BYBIT_API_KEY)\s*[:=]\s*(\S+)", re.IGNORECASE)
-_SECRET_RE = re.compile(r"\b(?:api[_ ]?secret|BYBIT_API_SECRET)\s*[:=]\s*(\S+)", re.IGNORECASE)
+# `python -m bot.sim` / `mmctl sim` banner: "REST <url>", "WS <url>", "KEY <key>", "SECRET <secret>"
+# (a colon or equals sign after the name is accepted too).
+_BANNER_RE = re.compile(
+    r"^\s*(REST|WS|WS_PUBLIC|WS_PRIVATE|WS_TRADE|KEY|API_KEY|SECRET|API_SECRET)\b\s*[:=]?\s*(\S+)\s*$",
+    re.IGNORECASE)
 
 
 class _BoundedLog:
@@ -113,28 +114,30 @@ class SimProcess:
 
 
 def parse_sim_banner(lines: Sequence[str]) -> dict[str, str] | None:
-    """URLs and the throwaway key pair from `mmctl sim` output (JSON line or `name: value` lines)."""
+    """URLs and the throwaway key pair from the emulator's start-up banner; None until complete."""
     for line in lines:
-        s = line.strip()
-        if s.startswith("{"):
+        st = line.strip()
+        if st.startswith("{"):
             with contextlib.suppress(json_io.JSONDecodeError):
-                doc = json_io.loads(s)
+                doc = json_io.loads(st)
                 if isinstance(doc, dict) and "rest_url" in doc:
                     return {k: str(v) for k, v in doc.items() if isinstance(v, (str, int))}
-    found: dict[str, str] = {}
+    raw: dict[str, str] = {}
     for line in lines:
-        for m in _URL_RE.finditer(line):
-            kind, url = m.group(1).lower(), m.group(2).rstrip(",;")
-            key = {"http": "rest_url", "rest": "rest_url", "public": "ws_public_url", "ws_public": "ws_public_url",
-                   "private": "ws_private_url", "ws_private": "ws_private_url", "trade": "ws_trade_url",
-                   "ws_trade": "ws_trade_url", "control": "control_url"}[kind]
-            found.setdefault(key, url)
-        if (m2 := _KEY_RE.search(line)) is not None:
-            found.setdefault("api_key", m2.group(1))
-        if (m3 := _SECRET_RE.search(line)) is not None:
-            found.setdefault("api_secret", m3.group(1))
-    need = ("rest_url", "ws_public_url", "ws_private_url", "api_key", "api_secret")
-    return found if all(k in found for k in need) else None
+        m = _BANNER_RE.match(line)
+        if m is not None:
+            raw.setdefault(m.group(1).upper().removeprefix("API_"), m.group(2))
+    if not all(k in raw for k in ("REST", "KEY", "SECRET")) or not ("WS" in raw or "WS_PUBLIC" in raw):
+        return None
+    ws = raw.get("WS", "").rstrip("/")
+    return {
+        "rest_url": raw["REST"].rstrip("/"),
+        "ws_public_url": raw.get("WS_PUBLIC", f"{ws}/v5/public"),  # the bot appends /<category>
+        "ws_private_url": raw.get("WS_PRIVATE", f"{ws}/v5/private"),
+        "ws_trade_url": raw.get("WS_TRADE", f"{ws}/v5/trade"),
+        "api_key": raw["KEY"],
+        "api_secret": raw["SECRET"],
+    }
 
 
 def wait_for(predicate: object, *, timeout_s: float, what: str, child: ChildProcess) -> object:

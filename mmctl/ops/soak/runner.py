@@ -72,22 +72,18 @@ def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _mmctl(*args: str, config: Path | None, overrides: Sequence[str]) -> list[str]:
-    argv = [sys.executable, "-m", "mmctl"]
-    if config is not None:
-        argv += ["--config", str(config)]
-    for o in overrides:
-        argv += ["--set", o]
-    return argv + list(args)
-
-
 def start_sim(opts: SoakOptions, symbols: Sequence[str], env: Mapping[str, str]) -> SimProcess:
-    """`mmctl sim` on an ephemeral loopback port; its banner gives the URLs and a throwaway key pair."""
-    argv = _mmctl("sim", "--host", "127.0.0.1", "--port", "0", "--symbols", ",".join(symbols),
-                  "--seed", str(opts.seed), "--speed", str(opts.speed), config=None, overrides=())
+    """The emulator (`python -m bot.sim`, the same serve() as `mmctl sim`) on an ephemeral loopback port;
+    its banner gives the URLs and a throwaway key pair."""
+    argv = [sys.executable, "-m", "bot.sim", "--host", "127.0.0.1", "--port", "0", "--symbols", ",".join(symbols),
+            "--seed", str(opts.seed), "--speed", str(opts.speed)]
     child = spawn("sim", argv, cwd=opts.out_dir, env=bot_env(env, {}), log_path=opts.out_dir / "sim.log")
-    banner = wait_for(lambda: parse_sim_banner(child.log.head()), timeout_s=opts.start_timeout_s,
-                      what="the sim banner", child=child)
+    try:
+        banner = wait_for(lambda: parse_sim_banner(child.log.head()), timeout_s=opts.start_timeout_s,
+                          what="the sim banner", child=child)
+    except BaseException:
+        _abandon(child)
+        raise
     assert isinstance(banner, dict)
     return SimProcess(child, banner["rest_url"], banner["ws_public_url"], banner["ws_private_url"],
                       banner.get("ws_trade_url", ""), banner["api_key"], banner["api_secret"])
@@ -113,8 +109,17 @@ def start_bot(opts: SoakOptions, sim: SimProcess, env: Mapping[str, str]) -> Bot
     argv = [*prefix, *(a for o in overrides for a in ("--set", o)), "run"]
     extra = {"BYBIT_API_KEY": sim.api_key, "BYBIT_API_SECRET": sim.api_secret, **opts.bot_extra_env}
     child = spawn("bot", argv, cwd=root, env=bot_env(env, extra), log_path=opts.out_dir / "bot.log")
-    info = wait_run_json(dirs["state"], child, timeout_s=opts.start_timeout_s)
+    try:
+        info = wait_run_json(dirs["state"], child, timeout_s=opts.start_timeout_s)
+    except BaseException:
+        _abandon(child)
+        raise
     return BotProcess(child, str(info["web_url"]), info)
+
+
+def _abandon(child: ChildProcess) -> None:
+    child.stop(timeout_s=10)
+    terminate_group(child)
 
 
 def orphan_orders(sim: SimProcess, symbols: Sequence[str], category: str) -> tuple[int | None, str]:
@@ -177,10 +182,15 @@ def run_soak(opts: SoakOptions, *, progress: Progress | None = None) -> SoakResu
     pid: int | None
     try:
         if managed:
-            sim = start_sim(opts, cfg.symbols, env)
-            children.append(sim.child)
-            bot = start_bot(opts, sim, env)
-            children.append(bot.child)
+            try:
+                sim = start_sim(opts, cfg.symbols, env)
+                children.append(sim.child)
+                bot = start_bot(opts, sim, env)
+                children.append(bot.child)
+            except (RuntimeError, TimeoutError) as exc:
+                from bot.errors import MMError
+
+                raise MMError(f"soak could not start: {exc} (logs in {out})") from exc
             meta["run_config_hash"] = bot.run_info.get("config_hash")
             meta["bot_pid"] = bot.child.pid
             web_url, pid, dirs = bot.web_url, bot.child.pid, bot_dirs(out / "bot")

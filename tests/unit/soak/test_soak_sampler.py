@@ -122,3 +122,14 @@ def test_sample_sink_round_trip_skips_torn_last_line(tmp_path: Path) -> None:
     with open(path, "ab") as fh:
         fh.write(b'{"elapsed_s": 3')
     assert [s["elapsed_s"] for s in read_samples(path)] == [1.0, 2.0]
+
+
+def test_parse_sim_banner_plain_and_incomplete() -> None:
+    from mmctl.ops.soak.procs import parse_sim_banner
+
+    lines = ["REST http://127.0.0.1:4001", "WS   ws://127.0.0.1:4001", "KEY  k123", "SECRET s456"]
+    b = parse_sim_banner(lines)
+    assert b == {"rest_url": "http://127.0.0.1:4001", "ws_public_url": "ws://127.0.0.1:4001/v5/public",
+                 "ws_private_url": "ws://127.0.0.1:4001/v5/private", "ws_trade_url": "ws://127.0.0.1:4001/v5/trade",
+                 "api_key": "k123", "api_secret": "s456"}
+    assert parse_sim_banner(lines[:3]) is None
