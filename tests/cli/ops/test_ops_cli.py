@@ -131,3 +131,14 @@ def test_audit_usage_and_config_errors(tmp_path: Path) -> None:
     assert r.returncode == 3 and "reason" in r.stderr
     r = mmctl(["audit", "-t", "safety"], tmp_path)
     assert r.returncode == 3 and "unknown tool" in r.stderr
+
+
+def test_logs_commands_default_to_the_configured_directories(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "bot.log").write_text("line\n")
+    r = mmctl(["--json", "logs", "rotate", "--settle", "0"], tmp_path)  # monitoring.log_dir = "logs"
+    assert r.returncode == 0, r.stderr
+    assert json_io.loads(r.stdout)[0]["result"] == "rotated"
+    r = mmctl(["--json", "logs", "prune", "--max-size", "1M"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert [d["directory"] for d in json_io.loads(r.stdout)] == ["logs"]  # recordings/ does not exist here
