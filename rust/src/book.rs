@@ -16,46 +16,36 @@ pub struct Level {
 }
 
 /// One side, sorted so that the best level is the last element: bids ascending by price,
-/// asks descending. Inserts and deletes near the touch then move only the few elements
-/// between the touch and the change.
+/// asks descending (`BID` fixes the direction at compile time). Inserts and deletes near the
+/// touch then move only the few elements between the touch and the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Ladder {
-    is_bid: bool,
+pub(crate) struct Ladder<const BID: bool> {
     levels: Vec<Level>,
 }
 
-impl Ladder {
-    fn new(is_bid: bool) -> Self {
-        Ladder { is_bid, levels: Vec::new() }
+impl<const BID: bool> Ladder<BID> {
+    fn new() -> Self {
+        Ladder { levels: Vec::new() }
     }
 
-    /// Index of `price`, or where it would be inserted. Scans the top few levels first
-    /// (where almost every Bybit update lands), then bisects the rest.
+    /// True when `a` is a worse price than `b` on this side (lower bid, higher ask).
+    #[inline(always)]
+    fn worse(a: i64, b: i64) -> bool {
+        if BID {
+            a < b
+        } else {
+            a > b
+        }
+    }
+
+    /// Index of `price`, or where it would be inserted: a branch-light bisection over the
+    /// (at most a few dozen) levels; O(log n).
     #[inline]
     fn find(&self, price: i64) -> Result<usize, usize> {
-        let lv = &self.levels;
-        let n = lv.len();
-        // "better than" in this side's order: a higher bid, a lower ask.
-        let better = |a: i64, b: i64| if self.is_bid { a > b } else { a < b };
-        let scan = n.min(8);
-        for k in 1..=scan {
-            let i = n - k;
-            let p = lv[i].price;
-            if p == price {
-                return Ok(i);
-            }
-            if better(price, p) {
-                return Err(i + 1);
-            }
-        }
-        if scan == n {
-            return Err(0);
-        }
-        let hi = n - scan;
-        if self.is_bid {
-            lv[..hi].binary_search_by(|l| l.price.cmp(&price))
-        } else {
-            lv[..hi].binary_search_by(|l| price.cmp(&l.price))
+        let i = self.levels.partition_point(|l| Self::worse(l.price, price));
+        match self.levels.get(i) {
+            Some(l) if l.price == price => Ok(i),
+            _ => Err(i),
         }
     }
 
@@ -94,23 +84,12 @@ impl Ladder {
         }
     }
 
-    /// Levels best-first.
-    pub(crate) fn iter_best_first(&self) -> impl Iterator<Item = Level> + '_ {
-        self.levels.iter().rev().copied()
-    }
-
     fn len(&self) -> usize {
         self.levels.len()
     }
 
     fn is_sorted_strictly(&self) -> bool {
-        self.levels.windows(2).all(|w| {
-            if self.is_bid {
-                w[0].price < w[1].price
-            } else {
-                w[0].price > w[1].price
-            }
-        })
+        self.levels.windows(2).all(|w| Self::worse(w[0].price, w[1].price))
     }
 }
 
@@ -145,8 +124,8 @@ pub struct Book {
     tick: Grid,
     lot: Grid,
     depth: usize,
-    bids: Ladder,
-    asks: Ladder,
+    bids: Ladder<true>,
+    asks: Ladder<false>,
     update_id: u64,
     seq: u64,
     has_snapshot: bool,
@@ -163,8 +142,8 @@ impl Book {
             tick,
             lot,
             depth,
-            bids: Ladder::new(true),
-            asks: Ladder::new(false),
+            bids: Ladder::new(),
+            asks: Ladder::new(),
             update_id: 0,
             seq: 0,
             has_snapshot: false,
@@ -372,8 +351,11 @@ impl Book {
                     in_delta: true,
                 };
                 while let Some(x) = self.undo.pop() {
-                    let ladder = if x.is_bid { &mut self.bids } else { &mut self.asks };
-                    ladder.set(x.price, x.old);
+                    if x.is_bid {
+                        self.bids.set(x.price, x.old);
+                    } else {
+                        self.asks.set(x.price, x.old);
+                    }
                 }
                 self.resync = Some(ResyncReason::Crossed);
                 return Err(err);
@@ -418,10 +400,10 @@ impl Book {
     }
 
     /// Levels of one side, best first.
-    pub fn levels(&self, side: Side) -> impl Iterator<Item = Level> + '_ {
+    pub fn levels(&self, side: Side) -> std::iter::Copied<std::iter::Rev<std::slice::Iter<'_, Level>>> {
         match side {
-            Side::Bid => self.bids.iter_best_first(),
-            Side::Ask => self.asks.iter_best_first(),
+            Side::Bid => self.bids.levels.iter().rev().copied(),
+            Side::Ask => self.asks.levels.iter().rev().copied(),
         }
     }
 
@@ -506,14 +488,18 @@ impl Book {
     /// Internal invariants: each side strictly ordered, within depth, not crossed, sizes
     /// positive. Used by tests.
     pub fn check_invariants(&self) -> Result<(), String> {
-        for (name, l) in [("bids", &self.bids), ("asks", &self.asks)] {
-            if !l.is_sorted_strictly() {
+        let sides = [
+            ("bids", self.bids.is_sorted_strictly(), &self.bids.levels),
+            ("asks", self.asks.is_sorted_strictly(), &self.asks.levels),
+        ];
+        for (name, sorted, levels) in sides {
+            if !sorted {
                 return Err(format!("{name} not strictly ordered"));
             }
-            if self.depth != 0 && l.len() > self.depth {
+            if self.depth != 0 && levels.len() > self.depth {
                 return Err(format!("{name} deeper than {}", self.depth));
             }
-            if l.levels.iter().any(|x| x.size <= 0 || x.price <= 0) {
+            if levels.iter().any(|x| x.size <= 0 || x.price <= 0) {
                 return Err(format!("{name} holds a non-positive level"));
             }
         }

@@ -30,6 +30,31 @@ const POW10: [u64; 20] = [
     10_000_000_000_000_000_000,
 ];
 
+/// `m / 10^k` when it is exact; None when it is not (or `k` > 19).
+#[inline(always)]
+fn div_pow10_exact(m: u64, k: u32) -> Option<u64> {
+    macro_rules! exact {
+        ($d:expr) => {
+            if m % $d == 0 {
+                Some(m / $d)
+            } else {
+                None
+            }
+        };
+    }
+    match k {
+        0 => Some(m),
+        1 => exact!(10),
+        2 => exact!(100),
+        3 => exact!(1_000),
+        4 => exact!(10_000),
+        _ => {
+            let d = *POW10.get(k as usize)?;
+            exact!(d)
+        }
+    }
+}
+
 /// Why a decimal string could not be turned into grid units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NumProblem {
@@ -173,17 +198,23 @@ impl Grid {
     #[inline]
     pub(crate) fn units_u64(&self, m: u64, scale: u32) -> Result<i64, NumProblem> {
         let units = if scale >= self.scale {
-            // units = m / (step_mantissa * 10^(scale - step_scale)), exactly
-            let Some(div) = POW10
-                .get((scale - self.scale) as usize)
-                .and_then(|p| p.checked_mul(self.mantissa))
-            else {
-                return self.dec_to_units(Dec { mantissa: u128::from(m), scale });
+            // units = m / (step_mantissa * 10^(scale - step_scale)), exactly. Bybit pads
+            // prices with at most a few zeros past the tick ("65000.10" on a 0.1 grid), so
+            // the power of ten is divided out with constant divisors (no hardware divide).
+            let Some(q) = div_pow10_exact(m, scale - self.scale) else {
+                return if scale - self.scale > 19 {
+                    self.dec_to_units(Dec { mantissa: u128::from(m), scale })
+                } else {
+                    Err(NumProblem::OffGrid)
+                };
             };
-            if !m.is_multiple_of(div) {
+            if self.mantissa == 1 {
+                q
+            } else if q.is_multiple_of(self.mantissa) {
+                q / self.mantissa
+            } else {
                 return Err(NumProblem::OffGrid);
             }
-            m / div
         } else {
             let Some(num) = POW10
                 .get((self.scale - scale) as usize)

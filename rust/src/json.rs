@@ -81,20 +81,17 @@ impl<'a> Cur<'a> {
     {
         self.eat(b'"', "expected a string")?;
         let start = self.i;
-        let b = self.b;
-        let mut j = start;
-        while let Some(&c) = b.get(j) {
-            match c {
-                b'"' => {
-                    self.i = j + 1;
-                    return Ok(&b[start..j]);
-                }
-                b'\\' => return self.string_escaped(start, buf),
-                0..=0x1f => return err("control character in a string", j),
-                _ => j += 1,
+        let b: &'a [u8] = self.b;
+        let rest = &b[start..];
+        match rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) {
+            Some(n) if rest[n] == b'"' => {
+                self.i = start + n + 1;
+                Ok(&rest[..n])
             }
+            Some(n) if rest[n] == b'\\' => self.string_escaped(start, buf),
+            Some(n) => err("control character in a string", start + n),
+            None => err("unterminated string", start),
         }
-        err("unterminated string", start)
     }
 
     fn string_escaped<'s>(&mut self, start: usize, buf: &'s mut Vec<u8>) -> R<&'s [u8]> {
@@ -331,34 +328,31 @@ impl<'a> Cur<'a> {
 
     #[inline]
     fn quoted_units(&mut self, grid: &Grid) -> Option<i64> {
-        let b = self.b;
-        let mut j = self.i;
-        if b.get(j) != Some(&b'"') {
+        let rest = self.b.get(self.i..)?;
+        if rest.first() != Some(&b'"') {
             return None;
         }
-        j += 1;
-        let start = j;
-        let (mut m, mut scale, mut dot) = (0u64, 0u32, false);
-        loop {
-            let c = *b.get(j)?;
-            match c {
-                b'0'..=b'9' => {
-                    m = m * 10 + u64::from(c - b'0');
-                    scale += u32::from(dot);
-                }
-                b'.' if !dot => dot = true,
-                b'"' => break,
-                _ => return None,
-            }
-            j += 1;
-            if j - start > 19 {
+        // At most 19 characters keep the mantissa inside a u64.
+        let body = &rest[1..rest.len().min(21)];
+        let len = body.iter().position(|&c| c == b'"')?;
+        let digits = &body[..len];
+        let (mut m, mut scale, mut dot, mut any) = (0u64, 0u32, false, false);
+        for &c in digits {
+            let d = c.wrapping_sub(b'0');
+            if d < 10 {
+                m = m * 10 + u64::from(d);
+                scale += u32::from(dot);
+                any = true;
+            } else if c == b'.' && !dot {
+                dot = true;
+            } else {
                 return None;
             }
         }
-        if j == start || (dot && j - start == 1) {
+        if !any || len > 19 {
             return None;
         }
-        self.i = j + 1;
+        self.i += len + 2;
         if m == 0 {
             return Some(0);
         }
