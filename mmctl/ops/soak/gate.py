@@ -271,9 +271,10 @@ def evaluate(samples: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], t
                          f"{recovered}/{injected}", f"all, within {th.recover_timeout_s:.0f}s", detail))
 
     failures = len(samples) - len(up)
-    checks.append(Check("bot_reachable", "PASS" if failures <= th.max_scrape_failures and samples else "FAIL",
-                        f"{failures} failed scrapes", f"<= {th.max_scrape_failures}",
-                        f"{len(samples)} samples" + ("" if summary.get("exit_ok", True) else ", bot exited badly")))
+    exit_ok = bool(summary.get("exit_ok", True))
+    checks.append(Check("bot_alive", "PASS" if failures <= th.max_scrape_failures and samples and exit_ok else "FAIL",
+                        f"{failures} failed scrapes", f"<= {th.max_scrape_failures}, clean exit",
+                        f"{len(samples)} samples" + ("" if exit_ok else ", bot died or did not stop cleanly")))
 
     sizes: dict[str, list[float]] = {}
     for s in up:

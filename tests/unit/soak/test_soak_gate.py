@@ -114,7 +114,12 @@ def test_unreachable_bot_fails() -> None:
     s = series()
     for x in s[100:110]:
         x["up"] = False
-    assert by_name(evaluate(s, SUMMARY, TH), "bot_reachable").status == "FAIL"
+    assert by_name(evaluate(s, SUMMARY, TH), "bot_alive").status == "FAIL"
+
+
+def test_bot_that_died_or_stopped_badly_fails() -> None:
+    v = evaluate(series(), {**SUMMARY, "exit_ok": False}, TH)
+    assert by_name(v, "bot_alive").status == "FAIL" and not v.passed
 
 
 def test_load_thresholds_layers_file_profile_and_overrides(tmp_path: Path) -> None:
