@@ -2,7 +2,7 @@
 
 from bot.sim.config import DEFAULT_SYMBOLS, MarketSpec, SimAccount, SimConfig, parse_symbol_spec
 from bot.sim.faults import Faults
-from bot.sim.server import SimServer, serve
+from bot.sim.server import SimServer, banner, serve
 from bot.sim.stats import ConnectionAttempt, SimStats
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "SimConfig",
     "SimServer",
     "SimStats",
+    "banner",
     "parse_symbol_spec",
     "serve",
 ]

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from bot.sim.config import DEFAULT_SYMBOLS, SimAccount, SimConfig
-from bot.sim.server import SimServer, serve
+from bot.sim.server import SimServer, banner, serve
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
                     ip_limit_per_5s=0 if a.no_rate_limits else 600)
 
     def started(sim: SimServer) -> None:
-        sys.stdout.write(f"REST {sim.rest_url}\nWS   {sim.ws_url}\nKEY  {acct.api_key}\nSECRET {acct.api_secret}\n")
+        sys.stdout.write("".join(f"{k} {v}\n" for k, v in banner(sim).items()))
         sys.stdout.flush()
 
     serve(cfg, started)

@@ -25,7 +25,7 @@ from bot.sim.orders import order_wire
 from bot.sim.ratelimit import IpLimiter, RateDecision, UidLimiter
 from bot.sim.stats import SimStats
 
-__all__ = ["SimServer", "serve"]
+__all__ = ["SimServer", "banner", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +256,14 @@ class SimServer:
             return None
         return {"X-Bapi-Limit": str(d.limit), "X-Bapi-Limit-Status": str(max(0, d.remaining)),
                 "X-Bapi-Limit-Reset-Timestamp": str(d.reset_ms)}
+
+
+def banner(sim: SimServer) -> dict[str, str]:
+    """What `mmctl sim` and `python -m bot.sim` print: base URLs and the first account's throwaway keys."""
+    acct = sim.accounts[0]
+    return {"REST": sim.rest_url, "WS": sim.ws_url, "WS_PUBLIC": f"{sim.ws_url}/v5/public",
+            "WS_PRIVATE": sim.ws_private_url, "WS_TRADE": sim.ws_trade_url, "KEY": acct.api_key,
+            "SECRET": acct.api_secret}
 
 
 def _has_loop() -> bool:
