@@ -29,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("mmctl.commands.audit:app", "Security scan: pip-audit, bandit, cargo-audit; gate by severity."),
     "soak": ("mmctl.commands.soak:app", "Soak the bot for H hours with faults; KPI gate and HTML report."),
     "rehearsal": ("mmctl.commands.rehearsal:app", "Build the pre-live pack (soak verdict, audit, venue checks)."),
+    "sim": ("mmctl.commands.sim:app", "Run the Bybit V5 emulator on loopback (URLs + throwaway keys)."),
     "doctor": ("mmctl.commands.doctor:app", "Quick checks: config, secrets, clock, venue, key permissions."),
 }
 
