@@ -80,6 +80,8 @@ def render_charts(samples: Sequence[Mapping[str, Any]], faults: Sequence[Mapping
             for label, ys in lines:
                 if any(y == y for y in ys):  # skip all-NaN series
                     ax.plot(x, ys, label=label, linewidth=1.2)
+            if name == "rss":
+                _fit_line(ax, x, lines[0][1], warmup_s / 60.0)
             for fx in fault_x:
                 ax.axvline(fx, color="red", alpha=0.25, linewidth=0.8)
             if warmup_s > 0:
@@ -97,6 +99,21 @@ def render_charts(samples: Sequence[Mapping[str, Any]], faults: Sequence[Mapping
         finally:
             plt.close(fig)
     return written
+
+
+def _fit_line(ax: Any, x: list[float], ys: list[float], warm_min: float) -> None:
+    """The gate's least-squares RSS line over the steady window, labelled with its slope."""
+    from mmctl.ops.soak.gate import linear_slope
+
+    pts = [(a, b) for a, b in zip(x, ys, strict=True) if a >= warm_min and b == b]
+    slope = linear_slope([a for a, _ in pts], [b for _, b in pts])
+    if slope is None:
+        return
+    mx = sum(a for a, _ in pts) / len(pts)
+    my = sum(b for _, b in pts) / len(pts)
+    xs = [pts[0][0], pts[-1][0]]
+    ax.plot(xs, [my + slope * (a - mx) for a in xs], linestyle="--", color="black", linewidth=1,
+            label=f"fit after warm-up: {slope * 60:+.2f} MB/h")
 
 
 def _table(verdict: Verdict) -> str:
