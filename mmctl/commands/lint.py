@@ -58,7 +58,10 @@ def ascii_(
             out.print(f"note: {n.path}: {n.message}", markup=False, highlight=False)
         for n in report.errors:
             out.print(f"error: {n.path}: {n.message}", markup=False, highlight=False)
-        extra = f", {report.suppressed} more not listed" if report.suppressed else ""
+        for path in report.truncated:
+            out.print(f"note: {path}: listing stopped after {options.max_findings_per_file} findings",
+                      markup=False, highlight=False)
+        extra = f", {len(report.truncated)} file(s) with more not listed" if report.truncated else ""
         out.print(f"ascii lint: {report.status}: {len(report.findings)} finding(s){extra} in "
                   f"{report.files_scanned} file(s), {report.bytes_scanned} bytes", markup=False, highlight=False)
     code = {"clean": ExitCode.OK, "findings": ExitCode.FINDINGS, "failed": ExitCode.FAILURE}[report.status]

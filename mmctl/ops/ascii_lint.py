@@ -95,13 +95,13 @@ class LintReport:
     files_scanned: int = 0
     files_skipped: int = 0
     bytes_scanned: int = 0
-    suppressed: int = 0
+    truncated: list[str] = field(default_factory=list)  # files whose listing hit max_findings_per_file
 
     @property
     def status(self) -> Literal["clean", "findings", "failed"]:
         if self.errors:
             return "failed"
-        return "findings" if self.findings or self.suppressed else "clean"
+        return "findings" if self.findings else "clean"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -109,7 +109,7 @@ class LintReport:
             "files_scanned": self.files_scanned,
             "files_skipped": self.files_skipped,
             "bytes_scanned": self.bytes_scanned,
-            "suppressed": self.suppressed,
+            "truncated": self.truncated,
             "findings": [
                 {"path": f.path, "line": f.line, "col": f.col, "kind": f.kind, "message": f.message,
                  "excerpt": f.excerpt} for f in self.findings
@@ -241,12 +241,17 @@ class _Scanner:
         self.reported: dict[str, int] = {"non_ascii": 0, "invalid_utf8": 0}
         self.count = 0
 
+    @property
+    def full(self) -> bool:
+        return self.count >= self.opts.max_findings_per_file
+
     def _add(self, finding: Finding) -> None:
-        if self.count >= self.opts.max_findings_per_file:
-            self.report.suppressed += 1
+        if self.full:
             return
         self.count += 1
         self.report.findings.append(finding)
+        if self.full:
+            self.report.truncated.append(self.path)
 
     def _long(self, length: int) -> None:
         if length > self.opts.max_line_bytes and not self.long_reported:
@@ -258,7 +263,8 @@ class _Scanner:
         n = len(data)
         if n == 0:
             return
-        if not data.isascii() and (self.non_ascii or not _valid_utf8(data)):
+        # Once the listing is full only line bookkeeping remains, at the ASCII fast path's speed.
+        if not self.full and not data.isascii() and (self.non_ascii or not _valid_utf8(data)):
             self._runs(data)
         first = data.find(b"\n")
         if first < 0:
@@ -282,8 +288,7 @@ class _Scanner:
         line_start = self.line_start - self.abs_pos  # may be negative: line began in an earlier chunk
         pos = 0
         while True:
-            if self.count >= self.opts.max_findings_per_file:
-                self.report.suppressed += len(_NON_ASCII_RUN.findall(data, pos))
+            if self.full:
                 return
             m = _NON_ASCII_RUN.search(data, pos)
             if m is None:
@@ -382,8 +387,9 @@ def _lint_python(fh: BinaryIO, path: str, size: int, first: bytes, options: Lint
     budget = options.max_findings_per_file - structural.count
     for line, col, char, start, stop in output_call_non_ascii(data, tree):
         if budget <= 0:
-            report.suppressed += 1
-            continue
+            if not structural.full:
+                report.truncated.append(path)
+            break
         budget -= 1
         report.findings.append(Finding(path, line, col, "non_ascii",
                                        f"non-ASCII character U+{ord(char):04X} in a log/print call",
