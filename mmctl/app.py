@@ -23,6 +23,9 @@ __all__ = ["Run", "app", "main"]
 _COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("mmctl.commands.config:app", "Show, check and diff the configuration."),
     "secrets": ("mmctl.commands.secrets:app", "Provision and check API keys and the admin token."),
+    "run": ("mmctl.commands.run:run_app", "Run the bot (default venue: the in-process emulator)."),
+    "stop": ("mmctl.commands.run:stop_app", "Ask the running bot to shut down and wait for it."),
+    "status": ("mmctl.commands.run:status_app", "Show the running bot's state (table or --json)."),
     "lint": ("mmctl.commands.lint:app", "Lints: non-ASCII in logs and CI files (lint ascii)."),
     "validate": ("mmctl.commands.validate:app", "Run the full-stack validator (steps in ci/validate.toml)."),
     "logs": ("mmctl.commands.logs:app", "Rotate and prune log files (safe while the bot writes)."),

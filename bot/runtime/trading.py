@@ -1,0 +1,439 @@
+"""The trading loop: book updates -> quotes -> risk -> throttle -> order writes; private events -> ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bot.book import OrderBook
+from bot.config import AppConfig
+from bot.domain import Category, Fill, Instrument, Side, Symbol
+from bot.errors import BookError
+from bot.exchange.base import EventStream, FeeRate
+from bot.exchange.events import (
+    BookUpdate,
+    Execution,
+    OrderUpdate,
+    PositionUpdate,
+    StreamKind,
+    StreamState,
+    StreamStatus,
+    WalletUpdate,
+)
+from bot.observability.ledger import Ledger
+from bot.observability.logging import get_logger
+from bot.observability.metrics import Metrics
+from bot.observability.recorder import Recorder
+from bot.portfolio.allocator import Allocator
+from bot.portfolio.inventory import Portfolio
+from bot.portfolio.rollout import RolloutRamp
+from bot.portfolio.throttle import Throttle
+from bot.risk.guards import RiskGuards
+from bot.risk.reasons import Reason
+from bot.runtime import account, reconcile, report
+from bot.runtime.sender import OrderSender
+from bot.runtime.snapshots import SnapshotStore, Snapshottable
+from bot.runtime.tasks import LatencyStats, every
+from bot.runtime.venue import Venue, open_venue
+from bot.strategy.book_view import TopOfBook
+from bot.strategy.order_manager import OrderManager
+from bot.strategy.orders import OrderLinkIds
+from bot.strategy.quoting import QuoteInputs, QuoteParams, Quotes, quote
+from bot.strategy.volatility import MidVolatility
+
+__all__ = ["Trader"]
+
+log = get_logger(__name__)
+_ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class SymbolState:
+    inst: Instrument
+    book: OrderBook
+    params: QuoteParams
+    vol: MidVolatility
+    book_ts_ns: int = 0
+    trusted: bool = False  # a snapshot arrived since the last disconnect / resync
+    obligations_met: bool = False
+    post_only_rejects: int = 0
+    recent_fills: list[Fill] = field(default_factory=list)
+
+    def mid(self) -> Decimal | None:
+        return self.book.mid() if self.book.has_snapshot else None
+
+
+class Trader:
+    """Owns the venue session (client, streams, in-process emulator) and every trading component."""
+
+    def __init__(self, cfg: AppConfig, *, metrics: Metrics, ledger: Ledger, recorder: Recorder | None,
+                 latency: LatencyStats, on_first_quote: Callable[[], None], on_kill: Callable[[str], None]) -> None:
+        self.cfg = cfg
+        self.metrics = metrics
+        self.ledger = ledger
+        self.recorder = recorder
+        self.latency = latency
+        self._on_first_quote = on_first_quote
+        self._on_kill = on_kill
+        self.venue: Venue | None = None
+        self.started = False
+        self.quoting = False
+        self.syms: dict[Symbol, SymbolState] = {}
+        self.conn: dict[str, str] = {"public": "disconnected", "private": "disconnected", "trade": "disconnected"}
+        self.reconnect_counts = {"public": 0, "private": 0}
+        self.orders_sent = 0
+        self.wallet: WalletUpdate | None = None
+        self.fees: dict[Symbol, FeeRate] = {}
+        self._lock = asyncio.Lock()
+        self._kill_handled = False
+        self._ever_connected: set[str] = set()
+        self._public: EventStream | None = None
+        self._private: EventStream | None = None
+        self.risk = RiskGuards(cfg.risk)
+        self.throttle = Throttle(cfg.portfolio.throttle)
+        self.allocator = Allocator(cfg.portfolio.allocator, [Symbol(s) for s in cfg.symbols])
+        self.rollout = RolloutRamp(cfg.rollout, now_ns=time.time_ns(), config_id="")
+        self.om: OrderManager | None = None
+        self.sender: OrderSender | None = None
+        self.portfolio = Portfolio([Symbol(s) for s in cfg.symbols])
+
+    # ---- start / stop --------------------------------------------------------------------------
+    async def start(self, snapshots: SnapshotStore) -> None:
+        """Open the venue, load instruments and fees, reconcile, restore snapshots, arm DCP.
+
+        Raises:
+            ReconcileError / ExchangeError / ConfigError: the bot must not quote.
+        """
+        self.venue = venue = await open_venue(self.cfg, self.metrics)
+        client = venue.client
+        symbols = [Symbol(s) for s in self.cfg.symbols]
+        insts = await asyncio.wait_for(client.instruments(symbols), 15)
+        self.fees = await asyncio.wait_for(client.fee_rates(symbols), 15)
+        for sym in symbols:
+            inst = insts[sym]
+            self.syms[sym] = SymbolState(inst, OrderBook(inst.tick_size, inst.qty_step, 0), self._params(inst),
+                                         MidVolatility(self.cfg.strategy.vol_window))
+            self.metrics.position_limit.labels(sym).set(float(self.cfg.risk.max_position_notional))
+        session = format(time.time_ns() // 1_000_000 % 10**10, "x")
+        self.om = OrderManager(instruments=insts, category=Category(self.cfg.category),
+                               link_ids=OrderLinkIds(self.cfg.order_link_prefix, session),
+                               batch_max_items=self.cfg.portfolio.throttle.batch_max_items,
+                               tolerance_ticks=self.cfg.strategy.requote_tolerance_ticks,
+                               post_only_backoff_ticks=self.cfg.strategy.post_only_backoff_ticks)
+        self.sender = OrderSender(client, self.om, self.risk, self.metrics)
+        rep = await reconcile.reconcile_on_start(
+            client, self.ledger, symbols, prefix=self.cfg.order_link_prefix, adopt=self.cfg.adopt_orders_on_start,
+            dcp_window_s=self.cfg.exchange.dcp_window_s if venue.supports_dcp else None)
+        for o in rep.adopted:
+            self.om.on_order_update(account.om_update(o))
+        self._replay_ledger(rep.positions)
+        self.wallet = rep.wallet
+        restored = snapshots.restore_all(self.snapshottables())
+        log.info("snapshots_restored", **{k: v for k, v in restored.items()})
+        self._public = client.public_stream(symbols, depth=50)
+        self._private = client.private_stream()
+        self.started = True
+
+    def _params(self, inst: Instrument) -> QuoteParams:
+        fee = self.fees.get(inst.symbol)
+        return QuoteParams.from_config(self.cfg.strategy, inst, maker_fee_rate=fee.maker if fee else _ZERO,
+                                       max_book_age_ms=self.cfg.risk.stale_book_ms)
+
+    def _replay_ledger(self, positions: list[PositionUpdate]) -> None:
+        """Cumulative fills, fees and PnL from the ledger; then the venue's positions win."""
+        for f in self.ledger.fills():
+            if f.symbol in self.syms:
+                self.portfolio.on_fill(f)
+        for p in positions:
+            inv = self.portfolio.inventory(p.symbol)
+            if inv.position != p.signed_size:
+                log.info("position_from_venue", symbol=p.symbol, ledger=str(inv.position), venue=str(p.signed_size))
+                inv.position, inv.avg_price = p.signed_size, p.entry_price
+
+    def task_specs(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        assert self._public is not None and self._private is not None
+        return [("public_stream", self._public.run), ("private_stream", self._private.run),
+                ("public_events", self._consume_public), ("private_events", self._consume_private),
+                ("stale_guard", lambda: every(0.1, self._stale_sweep, name="stale_guard")),
+                ("portfolio", lambda: every(1.0, self._portfolio_tick, name="portfolio"))]
+
+    def snapshottables(self) -> dict[str, Snapshottable]:
+        return {"allocator": self.allocator, "throttle": self.throttle, "rollout": self.rollout,  # type: ignore[dict-item]
+                "risk": self.risk}  # type: ignore[dict-item]  # restore() takes dict, Protocol says Mapping
+
+    def set_quoting(self, on: bool, reason: str) -> None:
+        if on != self.quoting:
+            log.info("quoting_on" if on else "quoting_off", reason=reason)
+        self.quoting = on
+
+    async def stop_quoting(self) -> None:
+        self.set_quoting(False, "stopping")
+        async with self._lock:  # waits for a cycle in flight to finish sending
+            pass
+
+    async def cancel_all(self, *, verify: bool) -> int:
+        """Cancel every order of ours; with `verify`, re-read until none is open. Returns how many are left."""
+        if self.venue is None:
+            return 0
+        client = self.venue.client
+        symbols = list(self.syms)
+        async with self._lock:
+            if not verify:  # the fast exit: one cancel-all per symbol, at once
+                await asyncio.gather(*(client.cancel_all(s) for s in symbols), return_exceptions=True)
+                return len(self.om.live()) if self.om else 0
+            _, left = await reconcile.cancel_ours(client, symbols, self.cfg.order_link_prefix)
+            if self.om is not None and left == 0:
+                for o in self.om.live():
+                    self.om.forget(o.order_link_id)
+        for sym in symbols:
+            self.metrics.open_orders.labels(sym).set(0 if left == 0 else len(self.om.live(sym)) if self.om else 0)
+        return left
+
+    async def close(self) -> None:
+        for s in (self._public, self._private):
+            if s is not None:
+                s.close()
+        if self.venue is not None:
+            await self.venue.aclose()
+
+    def engage_kill_switch(self, reason: str) -> None:
+        self.risk.engage_kill(Reason.OPERATOR, now_ns=time.time_ns(), detail=reason)
+        self._check_kill()
+
+    @property
+    def kill_switch_engaged(self) -> bool:
+        return self.risk.kill.engaged
+
+    def _check_kill(self) -> None:
+        if self.risk.kill.engaged and not self._kill_handled:
+            self._kill_handled = True
+            self.set_quoting(False, "kill switch")
+            self._on_kill(f"{self.risk.kill.reason}: {self.risk.kill.detail}")
+
+    def apply_config(self, cfg: AppConfig) -> None:
+        """Hot reload of the runtime-safe sections."""
+        self.cfg = cfg
+        self.risk.update_config(cfg.risk)
+        self.throttle.update_config(cfg.portfolio.throttle)
+        self.allocator.update_config(cfg.portfolio.allocator)
+        self.rollout.update_config(cfg.rollout)
+        for st in self.syms.values():
+            st.params = self._params(st.inst)
+        if self.om is not None:
+            self.om.tolerance_ticks = cfg.strategy.requote_tolerance_ticks
+            self.om.post_only_backoff_ticks = cfg.strategy.post_only_backoff_ticks
+
+    # ---- public stream: the hot path ---------------------------------------------------------------
+    async def _consume_public(self) -> None:
+        assert self._public is not None
+        async for ev in self._public:
+            if isinstance(ev, BookUpdate):
+                await self._on_book(ev)
+            elif isinstance(ev, StreamState):
+                await self._on_stream_state(ev)
+            elif self.recorder is not None:
+                self.recorder.record(type(ev).__name__.lower(), account.plain(ev))
+
+    async def _on_book(self, ev: BookUpdate) -> None:
+        st = self.syms.get(ev.symbol)
+        if st is None:
+            return
+        try:
+            bid_t, _bl, ask_t, _al, _u, resync = st.book.apply_message(ev.raw)
+        except BookError as exc:
+            log.warning("book_rejected", symbol=ev.symbol, error=str(exc))
+            resync = True
+            bid_t = ask_t = None
+        if resync:
+            if st.trusted:
+                log.warning("book_resync", symbol=ev.symbol, reason=str(st.book.resync_reason))
+            st.trusted = False
+            assert self._public is not None
+            self._public.request_resync(ev.symbol)
+        else:
+            if ev.is_snapshot and not st.trusted:
+                st.trusted = True
+                log.info("book_trusted", symbol=ev.symbol)
+            st.book_ts_ns = ev.ts_recv_ns
+            if bid_t is not None and ask_t is not None:
+                st.vol.update(bid_t, ask_t)
+        await self._cycle(ev.symbol, ev.ts_recv_ns)
+        if self.recorder is not None:
+            self.recorder.record("book", ev.raw, ts_ns=time.time_ns())
+
+    def _quotes(self, sym: Symbol, st: SymbolState, now_ns: int) -> Quotes:
+        """`now_ns` is wall-clock (the guards derive the UTC day from it); the book's age comes
+        from the monotonic arrival time, mapped onto the same clock."""
+        view = TopOfBook.of(st.book, now_ns - (time.monotonic_ns() - st.book_ts_ns))
+        gate = self.risk.gate(sym, view, now_ns=now_ns)
+        if not self.quoting:
+            return Quotes.none(sym, "paused")
+        if not st.trusted or self.conn["public"] != "connected":
+            return Quotes.none(sym, "book_untrusted")
+        if self.conn["private"] != "connected":
+            return Quotes.none(sym, "private_down")
+        if gate is not None:
+            return Quotes.none(sym, gate.value)
+        assert self.om is not None
+        budget = self.allocator.budget(sym)
+        inputs = QuoteInputs(
+            level_notional=budget.level_notional(self.cfg.strategy.levels, self.cfg.strategy.order_notional,
+                                                 self.rollout.fraction),
+            max_position_notional=self.cfg.risk.max_position_notional,
+            position=self.portfolio.inventory(sym).position,
+            sigma_ticks=st.vol.sigma_ticks, backoff_bid_ticks=self.om.backoff_ticks(sym, Side.BUY),
+            backoff_ask_ticks=self.om.backoff_ticks(sym, Side.SELL))
+        return quote(view, inputs, st.params, now_ns=now_ns)
+
+    async def _cycle(self, sym: Symbol, tick_ns: int | None = None) -> None:
+        """One quote cycle for `sym`; `tick_ns` is when the triggering book update arrived (monotonic)."""
+        om, sender = self.om, self.sender
+        if om is None or sender is None:
+            return
+        async with self._lock:
+            st = self.syms[sym]
+            now = time.time_ns()
+            q = self._quotes(sym, st, now)
+            self.metrics.quotes.labels(sym, q.reason or "quoted").inc()
+            if q.obligations is not None:
+                st.obligations_met = q.obligations.met
+            elif q.reason:
+                st.obligations_met = False
+            actions = om.diff(q)
+            if not actions:
+                return
+            decision = self.risk.check(actions, live=om.live(), positions=self.portfolio.positions(),
+                                       marks=self.marks(), now_ns=now)
+            for r in decision.refusals:
+                self.metrics.risk_refusals.labels(r.reason.value).inc()
+            if not decision.allowed:
+                return
+            granted = self.throttle.acquire(om.batches(decision.allowed), now_ns=time.time_ns())
+            if not granted.send:
+                return
+            mono = time.monotonic_ns()
+            for b in granted.send:
+                om.submitted(b.actions, now_ns=mono)
+            if tick_ns is not None:
+                # tick-to-order: book update in -> first order request out (the write starts next).
+                lat = time.monotonic_ns() - tick_ns
+                self.latency.add(lat)
+                self.metrics.tick_to_order.labels(sym).observe(lat / 1e9)
+            if q.bids or q.asks:
+                self._on_first_quote()
+            self.orders_sent += sum(len(b.actions) for b in granted.send)
+            await asyncio.gather(*(sender.send(b) for b in granted.send))
+
+    async def _on_stream_state(self, ev: StreamState) -> None:
+        kind = str(ev.stream)
+        status = {StreamStatus.CONNECTED: "connected", StreamStatus.DISCONNECTED: "disconnected",
+                  StreamStatus.RESYNC_REQUIRED: "resyncing", StreamStatus.EXHAUSTED: "exhausted",
+                  StreamStatus.FAILED: "exhausted"}[ev.status]
+        prev = self.conn.get(kind)
+        if ev.status is StreamStatus.RESYNC_REQUIRED:
+            for s in ev.symbols:
+                if s in self.syms:
+                    self.syms[s].trusted = False
+            status = prev or "connected"
+        self.conn[kind] = status
+        self.metrics.ws_connected.labels(kind).set(1 if status == "connected" else 0)
+        if prev == status:
+            return
+        log.info("stream_state", stream=kind, status=status, attempt=ev.attempt, reason=ev.reason)
+        if status != "connected":
+            if ev.stream is StreamKind.PUBLIC:
+                for st in self.syms.values():
+                    st.trusted = False
+            # Pull quotes now: the book (or our view of fills) is not trustworthy.
+            for sym in self.syms:
+                await self._cycle(sym)
+            return
+        if kind not in self._ever_connected:
+            self._ever_connected.add(kind)  # the first connect: start-up already reconciled
+            return
+        if kind in self.reconnect_counts:
+            self.reconnect_counts[kind] += 1
+        if ev.stream is StreamKind.PRIVATE:
+            await account.after_private_reconnect(self)
+
+    # ---- private stream ----------------------------------------------------------------------------
+    async def _consume_private(self) -> None:
+        assert self._private is not None
+        async for ev in self._private:
+            if isinstance(ev, Execution):
+                if ev.is_trade:
+                    account.on_fills(self, [ev])
+            elif isinstance(ev, OrderUpdate):
+                account.on_order(self, ev)
+            elif isinstance(ev, PositionUpdate):
+                account.on_position(self, ev)
+            elif isinstance(ev, WalletUpdate):
+                self.wallet = ev
+            elif isinstance(ev, StreamState):
+                await self._on_stream_state(ev)
+
+    def marks(self) -> dict[Symbol, Decimal]:
+        return {s: m for s, st in self.syms.items() if (m := st.mid()) is not None}
+
+    # ---- periodic ------------------------------------------------------------------------------------
+    async def _stale_sweep(self) -> None:
+        """Pull quotes from books older than risk.stale_book_ms; reconcile writes stuck in flight."""
+        now = time.monotonic_ns()
+        limit = self.cfg.risk.stale_book_ms * 1_000_000
+        for sym, st in self.syms.items():
+            if self.om is not None and self.om.live(sym) and (now - st.book_ts_ns > limit or not st.trusted):
+                await self._cycle(sym)
+        if self.om is not None and self.venue is not None:
+            stuck = self.om.expire_pending(now_ns=now, timeout_ns=5_000_000_000)
+            for link in stuck[:10]:
+                o = self.om.orders.get(link)
+                if o is None:
+                    continue
+                found = await self.venue.client.order_by_link_id(o.symbol, link)
+                if found is None or not found.status.is_open:
+                    self.om.forget(link)
+                else:
+                    self.om.on_order_update(account.om_update(found))
+
+    def _portfolio_tick(self) -> None:
+        marks = self.marks()
+        for sym, st in self.syms.items():
+            mid = marks.get(sym)
+            if mid is None:
+                continue
+            sigma_bps = st.vol.sigma_ticks * st.inst.tick_size / mid * 10_000
+            fee = self.fees.get(sym)
+            self.allocator.observe(sym, sigma_bps=sigma_bps, rebate_bps=-(fee.maker if fee else _ZERO) * 10_000)
+            now_ms = time.time() * 1000
+            for f in [f for f in st.recent_fills if now_ms - f.ts_exchange_ms > 1000]:
+                adverse = (f.price - mid) if f.side is Side.BUY else (mid - f.price)
+                self.rollout.observe_fill(adverse / f.price * 10_000)
+                st.recent_fills.remove(f)
+            del st.recent_fills[:-200]
+        total = self.portfolio.total_pnl(marks)
+        self.risk.on_pnl(total, day=int(time.time() // 86400), now_ns=time.time_ns())
+        self.rollout.observe_pnl(total)
+        self.rollout.evaluate(now_ns=time.time_ns())
+        self._check_kill()
+
+    def refresh_metrics(self) -> None:
+        report.refresh_metrics(self)
+
+    def connections(self) -> dict[str, str]:
+        return dict(self.conn)
+
+    def reconnects(self) -> dict[str, int]:
+        return dict(self.reconnect_counts)
+
+    def not_ready_reasons(self) -> list[str]:
+        return report.not_ready_reasons(self)
+
+    def symbol_status(self) -> dict[str, dict[str, Any]]:
+        return report.symbol_status(self)
+
+    def totals(self) -> dict[str, Any]:
+        return report.totals(self)
