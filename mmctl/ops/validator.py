@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -159,15 +160,24 @@ def _run_command(step: Step, root: Path, out: Path, err: Path) -> tuple[StepStat
         try:
             code = proc.wait(timeout=step.timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the whole group: pytest workers, child shells
-            proc.wait()
+            _kill_group(proc)
             fe.write(f"\ntimed out after {step.timeout_s:g} s\n".encode())
             return "timeout", None, f"timed out after {step.timeout_s:g} s"
+        except BaseException:  # Ctrl-C: the step runs in its own session, so stop it ourselves
+            _kill_group(proc)
+            raise
     if code == 0:
         return "ok", 0, ""
     if code in step.findings_exit_codes:
         return "findings", code, f"exit {code}"
     return "failed", code, f"exit {code}"
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the step and everything it started (pytest workers, child shells)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _run_check(step: Step, root: Path, out: Path, err: Path) -> tuple[StepStatus, int | None, str]:
