@@ -511,6 +511,18 @@ impl Book {
         Ok(())
     }
 
+    /// Bytes owned by the book: the struct plus every vector's capacity (levels, undo log,
+    /// parse scratch). A 50-level book stays around 5 KiB.
+    pub fn heap_bytes(&self) -> usize {
+        let lv = std::mem::size_of::<Level>();
+        std::mem::size_of::<Book>()
+            + lv * (self.bids.levels.capacity()
+                + self.asks.levels.capacity()
+                + self.scratch_bids.capacity()
+                + self.scratch_asks.capacity())
+            + std::mem::size_of::<Undo>() * self.undo.capacity()
+    }
+
     /// Levels and sequence state, for "unchanged" comparisons in tests.
     pub fn state(&self) -> (Vec<Level>, Vec<Level>, u64, u64, bool) {
         let (b, a) = self.top(usize::MAX);

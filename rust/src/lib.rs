@@ -6,15 +6,14 @@
 //!
 //! Each side is one `Vec<Level>` of `(price_ticks: i64, size_lots: i64)` (16 bytes a level)
 //! kept sorted with the **best level at the end**: bids ascending, asks descending. With
-//! `n` levels on a side and `d` the number of levels between the touch and the changed
-//! price (its rank from the best):
+//! `n` levels on a side and `d` the rank of the changed price counted from the touch:
 //!
 //! | operation | cost | why |
 //! |---|---|---|
-//! | find a price | O(min(d, 8) + log n) | scan the 8 levels nearest the touch, then bisect |
-//! | update a known price | O(find) | size replaced in place |
-//! | insert a new price | O(find + d) | `Vec::insert` moves only the `d` better levels |
-//! | delete a price | O(find + d) | `Vec::remove` moves only the `d` better levels |
+//! | find a price | O(log n) | `partition_point` bisection |
+//! | update a known price | O(log n) | size replaced in place |
+//! | insert a new price | O(log n + d) | `Vec::insert` moves only the `d` better levels |
+//! | delete a price | O(log n + d) | `Vec::remove` moves only the `d` better levels |
 //! | best bid / ask | O(1) | last element |
 //! | `top(k)`, imbalance, VWAP | O(k) | walk from the end |
 //! | snapshot | O(n) | validate in one pass, copy reversed; no sort |
@@ -22,12 +21,11 @@
 //!
 //! No update ever re-sorts. Bybit's stream is top-heavy: most changes land within a few
 //! ticks of the touch (and on `orderbook.50` a side never holds more than 50 levels), so
-//! `d` is small and the lookups end in the first few comparisons of the scan; the shifted
-//! memory is a few 16-byte elements in one or two cache lines. A balanced tree
-//! (`BTreeMap`) would be O(log n) everywhere but chases pointers and allocates per insert; a
-//! tick-indexed array would be O(1) per update but needs re-centring as the price walks and
-//! a scan when the best level is deleted. The contiguous vector wins at these depths and
-//! keeps a 50-level book in about 1.6 KiB of level storage.
+//! `d` is small and the shifted memory is a few 16-byte elements in one or two cache lines.
+//! A balanced tree (`BTreeMap`) would be O(log n) everywhere but chases pointers and
+//! allocates per insert; a tick-indexed array would be O(1) per update but needs
+//! re-centring as the price walks and a scan when the best level is deleted. The contiguous
+//! vector wins at these depths. More in `rust/README.md`.
 //!
 //! Sequence rules (Bybit V5, `orderbook.*`): a snapshot always replaces the book; for a
 //! delta, `u <= last_u` is a duplicate (ignored), `u > last_u + 1` is a gap and a delta with

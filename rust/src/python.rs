@@ -540,6 +540,15 @@ impl OrderBook {
         self.lot_dec.clone_ref(py)
     }
 
+    /// The Rust-side bytes (book, vectors, the Decimal caches' slots); the cached Decimal
+    /// objects themselves are ordinary Python objects counted by the interpreter.
+    fn __sizeof__(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.book.heap_bytes()
+            + 2 * DEC_CACHE_SLOTS * (std::mem::size_of::<i64>() + std::mem::size_of::<Option<Py<PyAny>>>())
+            + self.fmt.capacity()
+    }
+
     fn __repr__(&self) -> String {
         let (nb, na) = self.book.level_counts();
         let fmt = |l: Option<Level>| l.map_or_else(|| "None".to_string(), |l| self.book.tick().format(l.price));
