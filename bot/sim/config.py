@@ -111,7 +111,7 @@ class SimConfig:
     seed: int = 1
     speed: float = 1.0  # scales market activity and push intervals (2.0 = twice as fast)
     accounts: tuple[SimAccount, ...] = ()  # empty -> one generated account
-    market: bool = True  # run the synthetic market (fair price walk, liquidity, takers)
+    market: bool = True  # run the synthetic market; False = a static house ladder (no walk, no takers)
     levels: int = 60  # background levels per side
     idle_timeout_s: float = 600.0  # WS: no ping and no pushed data for this long -> close
     idle_sweep_s: float = 5.0

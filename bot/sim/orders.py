@@ -70,6 +70,11 @@ def _fmt(d: Decimal) -> str:
     return s
 
 
+def _z(d: Decimal) -> str:
+    """Grid-precise string, but plain "0" for zero (Bybit's cumExecQty/leavesQty on an empty fill)."""
+    return str(d) if d else "0"
+
+
 def order_wire(o: SimOrder) -> dict[str, Any]:
     """The order as /v5/order/realtime and the `order` topic show it."""
     inst = o.inst
@@ -93,9 +98,9 @@ def order_wire(o: SimOrder) -> dict[str, Any]:
         "price": str(price),
         "qty": str(o.qty_dec()),
         "avgPrice": avg,
-        "leavesQty": str(leaves),
+        "leavesQty": _z(leaves),
         "leavesValue": _fmt(leaves * price),
-        "cumExecQty": str(filled),
+        "cumExecQty": _z(filled),
         "cumExecValue": _fmt(o.cum_value),
         "cumExecFee": _fmt(o.cum_fee),
         "cumFeeDetail": {o.fee_coin: _fmt(o.cum_fee)} if o.fee_coin else {},
@@ -157,7 +162,7 @@ class Execution:
             "side": o.side,
             "orderPrice": str(o.price_dec()),
             "orderQty": str(inst.from_lots(self.order_qty)),
-            "leavesQty": str(inst.from_lots(self.leaves_after)),
+            "leavesQty": _z(inst.from_lots(self.leaves_after)),
             "createType": "CreateByUser",
             "orderType": o.order_type,
             "stopOrderType": "",

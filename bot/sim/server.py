@@ -42,7 +42,7 @@ class SimServer:
         self.faults = Faults(self)
         self.engine.reject_hook = self.faults.take_reject
         self.hub = Hub(self.engine, self.faults, self.stats, cfg.speed, self.now_ms)
-        self.flow = Flow(self.engine, levels=cfg.levels) if cfg.market else None
+        self.flow: Flow | None = Flow(self.engine, levels=cfg.levels)  # builds the house ladder
         self.uid_limiter = UidLimiter(cfg.rate_limit_scale)
         self.ip_limiter = IpLimiter(cfg.ip_limit_per_5s, cfg.ip_ban_s)
         self._runner: web.AppRunner | None = None
@@ -128,7 +128,7 @@ class SimServer:
             dt = (now - last) * speed
             last = now
             try:
-                if self.flow is not None and not self.market_paused:
+                if self.flow is not None and self.cfg.market and not self.market_paused:
                     self.flow.step(dt)
                 self.hub.publish()
             except Exception:
