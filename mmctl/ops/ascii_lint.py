@@ -301,21 +301,22 @@ class _Scanner:
             cursor = s
             try:
                 data[s:e].decode("utf-8")
-                kind: FindingKind = "non_ascii"
-                at = s
+                bad: UnicodeDecodeError | None = None
             except UnicodeDecodeError as exc:
-                kind = "invalid_utf8"
-                at = s + exc.start
-            if (kind == "invalid_utf8" or self.non_ascii) and self.reported[kind] != line:
-                self.reported[kind] = line
-                self._add(self._finding(data, kind, line, line_start, at))
-            pos = e
+                bad = exc
+            if self.non_ascii and (bad is None or bad.start > 0) and self.reported["non_ascii"] != line:
+                self.reported["non_ascii"] = line  # valid characters before any bad byte
+                self._add(self._finding(data, "non_ascii", line, line_start, s))
+            if bad is not None and self.reported["invalid_utf8"] != line:
+                self.reported["invalid_utf8"] = line
+                self._add(self._finding(data, "invalid_utf8", line, line_start, s + bad.start))
+            pos = e if bad is None else s + bad.end  # the rest of a bad run is searched again
             # One finding per kind and line: once the line's non-ASCII is reported, the rest of it
             # in this chunk needs a look only if it also holds invalid UTF-8 not yet reported.
             if self.reported["non_ascii"] == line or not self.non_ascii:
-                nxt = data.find(b"\n", e)
+                nxt = data.find(b"\n", pos)
                 nxt = len(data) if nxt < 0 else nxt
-                if self.reported["invalid_utf8"] == line or _valid_utf8(data[e:nxt]):
+                if self.reported["invalid_utf8"] == line or _valid_utf8(data[pos:nxt]):
                     pos = nxt
 
     def _finding(self, data: bytes, kind: FindingKind, line: int, line_start: int, pos: int) -> Finding:

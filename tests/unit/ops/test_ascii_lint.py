@@ -159,3 +159,15 @@ def test_lint_is_clean_on_the_ops_code_itself() -> None:
     finally:
         os.chdir(cwd)
     assert report.status == "clean", [f.render() for f in report.findings]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("\u00e9".encode() + b"\xff", [(1, "non_ascii"), (2, "invalid_utf8")]),
+    (b"\xff" + "\u00e9".encode(), [(1, "invalid_utf8"), (2, "non_ascii")]),
+    (b"a\x80b", [(2, "invalid_utf8")]),
+])
+def test_valid_and_invalid_bytes_in_one_run_are_both_reported(in_tmp: Path, raw: bytes,
+                                                             expected: list[tuple[int, str]]) -> None:
+    (in_tmp / "r.txt").write_bytes(raw + b"\n")
+    report = lint_paths(["r.txt"], LintOptions(all_lines=True))
+    assert sorted((f.col, f.kind) for f in report.findings) == expected
