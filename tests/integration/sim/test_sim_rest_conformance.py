@@ -73,7 +73,8 @@ async def test_auth_failures_return_bybit_codes(sim: SimServer) -> None:
     async with Client(sim) as c:
         r = await c.get("/v5/account/info", headers={})
         assert r["retCode"] == 10001
-        assert r["retMsg"].endswith("openapi sign params error!") and r["retMsg"].startswith("empty value: apiTimestamp[")
+        assert r["retMsg"].endswith("openapi sign params error!")
+        assert r["retMsg"].startswith("empty value: apiTimestamp[")
         async with Client(sim, key="nope", secret="x") as other:
             r = await other.get("/v5/account/info")
             assert (r["retCode"], r["retMsg"]) == (10003, "API key is invalid.")

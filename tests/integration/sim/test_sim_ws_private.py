@@ -14,27 +14,28 @@ from bot.common.json_io import dumps, loads
 from bot.sim import SimServer
 
 
-async def _recv(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3.0) -> dict[str, Any]:
-    msg = await asyncio.wait_for(ws.receive(), timeout)
+async def _recv(ws: aiohttp.ClientWebSocketResponse, wait_s: float = 3.0) -> dict[str, Any]:
+    msg = await asyncio.wait_for(ws.receive(), wait_s)
     assert msg.type == aiohttp.WSMsgType.TEXT, msg
     out = loads(msg.data)
     assert isinstance(out, dict)
     return out
 
 
-async def _topic(ws: aiohttp.ClientWebSocketResponse, topic: str, timeout: float = 5.0) -> dict[str, Any]:
+async def _topic(ws: aiohttp.ClientWebSocketResponse, topic: str, wait_s: float = 5.0) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
         while True:
-            m = await _recv(ws, timeout)
+            m = await _recv(ws, wait_s)
             if m.get("topic") == topic:
                 return m
-    return await asyncio.wait_for(go(), timeout)
+    return await asyncio.wait_for(go(), wait_s)
 
 
 async def _private(s: aiohttp.ClientSession, sim: SimServer, topics: list[str]) -> aiohttp.ClientWebSocketResponse:
     ws = await s.ws_connect(sim.ws_private_url)
     acct = sim.accounts[0]
-    await ws.send_str(dumps({"req_id": "a", "op": "auth", "args": ws_auth_args(acct.api_key, acct.api_secret)}).decode())
+    auth = {"req_id": "a", "op": "auth", "args": ws_auth_args(acct.api_key, acct.api_secret)}
+    await ws.send_str(dumps(auth).decode())
     ack = await _recv(ws)
     assert ack["success"] is True and ack["op"] == "auth" and ack["req_id"] == "a", ack
     await ws.send_str(dumps({"op": "subscribe", "req_id": "s", "args": topics}).decode())

@@ -12,21 +12,21 @@ from bot.common.json_io import dumps, loads
 from bot.sim import SimServer
 
 
-async def _recv(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3.0) -> dict[str, Any]:
-    msg = await asyncio.wait_for(ws.receive(), timeout)
+async def _recv(ws: aiohttp.ClientWebSocketResponse, wait_s: float = 3.0) -> dict[str, Any]:
+    msg = await asyncio.wait_for(ws.receive(), wait_s)
     assert msg.type == aiohttp.WSMsgType.TEXT, msg
     out = loads(msg.data)
     assert isinstance(out, dict)
     return out
 
 
-async def _until(ws: aiohttp.ClientWebSocketResponse, pred: Any, timeout: float = 5.0) -> dict[str, Any]:
+async def _until(ws: aiohttp.ClientWebSocketResponse, pred: Any, wait_s: float = 5.0) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
         while True:
-            m = await _recv(ws, timeout)
+            m = await _recv(ws, wait_s)
             if pred(m):
                 return m
-    return await asyncio.wait_for(go(), timeout)
+    return await asyncio.wait_for(go(), wait_s)
 
 
 async def test_linear_and_spot_subscribe_acks_and_pongs(sim: SimServer) -> None:
