@@ -155,7 +155,10 @@ class BybitClient:
 
     async def _batch(self, name: str, items: Sequence[Mapping[str, wire.WireScalar]], link_ids: Sequence[str]
                      ) -> list[OrderResult]:
-        cap = wire.BATCH_MAX.get(self._cat, 10)
+        # Each item costs one unit of the per-second batch limit and items beyond the remaining
+        # quota fail individually, so never send more items than one window allows.
+        family = wire.endpoint_family(wire.PATH[name])
+        cap = max(1, min(wire.BATCH_MAX.get(self._cat, 10), self.rest.limiter.limit(family)))
         results: list[OrderResult] = []
         for start in range(0, len(items), cap):
             chunk = items[start:start + cap]
@@ -190,7 +193,9 @@ class BybitClient:
             if code == 0:
                 out.append(OrderResult(lk, oid, ok=True, ret_msg=msg))
             elif isinstance(code, int):
-                err: ExchangeError = error_for_ret_code(code, msg, write=True, endpoint=wire.endpoint_family(
+                # A per-item code is a definite answer for that item (write=False): 10006 here means
+                # "not placed, try later" (ExchangeUnavailable), not an unknown outcome.
+                err: ExchangeError = error_for_ret_code(code, msg, write=False, endpoint=wire.endpoint_family(
                     wire.PATH[name]), order_link_id=lk)
                 out.append(OrderResult(lk, oid, ok=False, ret_code=code, ret_msg=msg, error=err))
             else:  # the venue answered without an entry for this item: its outcome is unknown

@@ -59,6 +59,10 @@ class RateLimiter:
             fam = self._families[name] = _Family(DEFAULT_LIMITS.get(name, _PUBLIC_LIMIT))
         return fam
 
+    def limit(self, family: str) -> int:
+        """Requests (or batch items) per window currently assumed for `family`."""
+        return self._family(family).limit
+
     def banned_for(self) -> float:
         """Seconds left of an HTTP 403 ban (0 when none)."""
         return max(0.0, self.banned_until - self._clock())
