@@ -327,8 +327,8 @@ impl Book {
                 if u <= self.update_id {
                     return Ok(DeltaOutcome::Duplicate);
                 }
-                if u > self.update_id + 1 {
-                    let expected = self.update_id + 1;
+                let expected = self.update_id.saturating_add(1);
+                if u > expected {
                     return Err(self.need_resync(ResyncReason::Gap { expected, got: u }));
                 }
             }
@@ -445,24 +445,29 @@ impl Book {
     }
 
     /// Lots on each side priced within `bps_num / bps_den` basis points of the mid
-    /// (inclusive), or None without a two-sided book.
+    /// (inclusive), or None without a two-sided book (or if the figures overflow i128).
     pub fn depth_within_bps(&self, bps_num: i128, bps_den: i128) -> Option<(i128, i128)> {
         let m2 = self.mid_x2()?;
         // bid p qualifies when p >= mid * (1 - bps/1e4), i.e.
         //   p * 2 * 1e4 * den >= m2 * (1e4 * den - num); asks mirror it.
-        let scale = 10_000 * bps_den;
-        let lo = m2.checked_mul(scale - bps_num)?;
-        let hi = m2.checked_mul(scale + bps_num)?;
-        let bid = self
-            .levels(Side::Bid)
-            .take_while(|l| i128::from(l.price) * 2 * scale >= lo)
-            .map(|l| i128::from(l.size))
-            .sum();
-        let ask = self
-            .levels(Side::Ask)
-            .take_while(|l| i128::from(l.price) * 2 * scale <= hi)
-            .map(|l| i128::from(l.size))
-            .sum();
+        let scale = bps_den.checked_mul(10_000)?;
+        let lo = m2.checked_mul(scale.checked_sub(bps_num)?)?;
+        let hi = m2.checked_mul(scale.checked_add(bps_num)?)?;
+        let at = |l: &Level| i128::from(l.price).checked_mul(2 * scale);
+        let mut bid = 0i128;
+        for l in self.levels(Side::Bid) {
+            if at(&l)? < lo {
+                break;
+            }
+            bid += i128::from(l.size);
+        }
+        let mut ask = 0i128;
+        for l in self.levels(Side::Ask) {
+            if at(&l)? > hi {
+                break;
+            }
+            ask += i128::from(l.size);
+        }
         Some((bid, ask))
     }
 
@@ -476,7 +481,7 @@ impl Book {
         let mut cost = 0i128;
         for l in self.levels(side) {
             let take = left.min(i128::from(l.size));
-            cost += take * i128::from(l.price);
+            cost = cost.checked_add(take.checked_mul(i128::from(l.price))?)?;
             left -= take;
             if left == 0 {
                 return Some((cost, i128::from(qty)));

@@ -387,11 +387,12 @@ impl OrderBook {
     fn mid<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(m2) = self.book.mid_x2() else { return Ok(None) };
         let tick = self.book.tick();
-        let v = m2 * i128::from(tick.mantissa());
+        let overflow = || validation(py, "mid overflows".into());
+        let v = m2.checked_mul(i128::from(tick.mantissa())).ok_or_else(overflow)?;
         let s = if v % 2 == 0 {
             format_scaled(v / 2, tick.scale())
         } else {
-            format_scaled(v * 5, tick.scale() + 1)
+            format_scaled(v.checked_mul(5).ok_or_else(overflow)?, tick.scale() + 1)
         };
         dec(py, &s).map(Some)
     }

@@ -182,3 +182,27 @@ fn deep_top_heavy_updates_keep_order() {
     }
     book.check_invariants().expect("invariants");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Debug builds check arithmetic overflow: every read on extreme books must stay in range.
+    #[test]
+    fn reads_never_overflow_on_extreme_books(
+        bid in 1i64..i64::MAX / 2,
+        gap in 1i64..i64::MAX / 2,
+        sizes in prop::collection::vec(1i64..=i64::MAX, 1..6),
+        bps in 0i128..10_i128.pow(30),
+        bps_den_exp in 0u32..19,
+        qty in 1i64..=i64::MAX,
+    ) {
+        let mut book = Book::from_steps("0.1", "0.001", 0).expect("grid");
+        let bids: Vec<Level> = sizes.iter().enumerate().map(|(i, &s)| Level { price: bid - i as i64, size: s }).filter(|l| l.price > 0).collect();
+        let asks: Vec<Level> = sizes.iter().enumerate().map(|(i, &s)| Level { price: bid + gap + i as i64, size: s }).collect();
+        book.apply_snapshot(&bids, &asks, None, None).expect("valid");
+        let _ = (book.mid_x2(), book.spread_ticks(), book.microprice_ratio(), book.sizes_top(10));
+        let _ = book.depth_within_bps(bps, 10_i128.pow(bps_den_exp));
+        let _ = (book.fill_cost(_native::Side::Bid, qty), book.fill_cost(_native::Side::Ask, qty));
+        let _ = (book.tick().format(i64::MAX), book.lot().format(i64::MAX));
+    }
+}

@@ -69,3 +69,20 @@ def test_pathological_inputs_raise_book_errors() -> None:
     for raw in [b"[" * 100_000, b'{"a":' * 50_000, b'{"type":"delta","data":{"b":[' + b'["1","1"],' * 20_000,
                 b'"' + b"\\u" * 1000, b"\x00" * 1000, b'{"type":"snapshot","data":{"u":18446744073709551616}}']:
         _check(book, raw)
+
+
+@settings(max_examples=150, deadline=None)
+@given(bid=st.integers(1, 2**62), gap=st.integers(1, 2**62), size=st.integers(1, 2**63 - 1),
+       bps=st.from_regex(r"[0-9]{1,30}(\.[0-9]{1,18})?", fullmatch=True), qty=st.integers(1, 2**63 - 1))
+def test_reads_on_extreme_books_return_or_raise_book_errors(bid: int, gap: int, size: int, bps: str,
+                                                             qty: int) -> None:
+    book = OrderBook("1", "1")
+    book.apply_snapshot([[str(bid), str(size)]], [[str(bid + gap), str(size)]])
+    for read in (book.mid, book.microprice, book.spread, book.imbalance, lambda: book.top(5),
+                 lambda: book.depth_within_bps(bps), lambda: book.vwap("Buy", qty),
+                 lambda: book.vwap("Sell", str(qty)), lambda: book.price_of(-(2**63)),
+                 lambda: book.size_of(2**63 - 1)):
+        try:
+            read()
+        except BookError:
+            pass
