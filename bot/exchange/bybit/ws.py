@@ -73,6 +73,7 @@ class BybitStream:
         rng: Callable[[], float] = random.random,
         category: Category = Category.LINEAR,
         ping_interval_s: float = 20.0,
+        protocol_ping_s: float | None = 20.0,
         open_timeout_s: float = 5.0,
         ack_timeout_s: float = 5.0,
         auth_expiry_ms: int = 10_000,
@@ -91,6 +92,7 @@ class BybitStream:
         self.schedule = ReconnectSchedule(self.policy, rng)
         self.category = category
         self.ping_interval_s = ping_interval_s
+        self.protocol_ping_s = protocol_ping_s  # websockets' own ping: detects a half-open link
         self.open_timeout_s = open_timeout_s
         self.ack_timeout_s = ack_timeout_s
         self.auth_expiry_ms = auth_expiry_ms
@@ -202,8 +204,8 @@ class BybitStream:
 
     async def _session(self) -> None:
         try:
-            conn = websockets.connect(self.url, open_timeout=self.open_timeout_s, ping_interval=self.ping_interval_s,
-                                      ping_timeout=self.ping_interval_s, close_timeout=1, proxy=None,
+            conn = websockets.connect(self.url, open_timeout=self.open_timeout_s, ping_interval=self.protocol_ping_s,
+                                      ping_timeout=self.protocol_ping_s, close_timeout=1, proxy=None,
                                       compression=None, max_queue=256, max_size=8 * 2**20)
             async with conn as ws:
                 self._ws = ws
