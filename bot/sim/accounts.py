@@ -13,6 +13,7 @@ from bot.sim.orders import Execution, SimOrder, _fmt
 __all__ = ["AccountState", "Position", "spot_fee_coin"]
 
 ZERO = Decimal(0)
+AVG_QUANTUM = Decimal("1e-8")
 
 
 def spot_fee_coin(side: str, is_maker: bool, rate: Decimal, base: str, quote: str) -> str:
@@ -41,7 +42,8 @@ class Position:
         pnl = ZERO
         if self.size == 0 or (self.size > 0) == (signed > 0):
             new = self.size + signed
-            self.avg_price = (self.avg_price * abs(self.size) + price * qty) / abs(new)
+            # entry price kept to 1e-8 so PnL and balances stay exact sums (no 28-digit drift)
+            self.avg_price = ((self.avg_price * abs(self.size) + price * qty) / abs(new)).quantize(AVG_QUANTUM)
             self.size = new
         else:
             closed = min(abs(self.size), qty)
