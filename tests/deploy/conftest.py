@@ -82,9 +82,11 @@ def metric_contract() -> MetricContract:
     labels = _labelnames_by_family(metrics)
     samples: dict[str, frozenset[str]] = {}
     for family, kind in families.items():
-        own = frozenset(labels.get(family, ()))
+        base = family.removesuffix("_total") if kind == "counter" else family
+        own = frozenset(labels.get(base, ()))
         if kind == "counter":
-            samples[f"{family}_total"] = own
+            # The text format names counters <name>_total on the TYPE line already.
+            samples[f"{base}_total"] = own
         elif kind == "histogram":
             samples[f"{family}_bucket"] = own | {"le"}
             samples[f"{family}_sum"] = own
