@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Callable
 
@@ -22,8 +23,8 @@ Make = Callable[..., BybitClient]
 SLACK_S = 0.15  # scheduling noise allowed above the jittered ceiling (never below the floor)
 
 
-async def next_state(stream: BybitStream, *wanted: StreamStatus, timeout: float = 5.0) -> StreamState:
-    async with asyncio.timeout(timeout):
+async def next_state(stream: BybitStream, *wanted: StreamStatus, within_s: float = 5.0) -> StreamState:
+    async with asyncio.timeout(within_s):
         while True:
             ev = await stream.get()
             if isinstance(ev, StreamState) and (not wanted or ev.status in wanted):
@@ -50,7 +51,7 @@ async def test_ten_forced_disconnects_follow_the_backoff_policy(sim: SimServer, 
         await runner
     ts = [a.ts for a in sim.stats.attempts("public")]
     assert len(ts) == 11
-    gaps = [b - a for a, b in zip(ts, ts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ts)]
     for attempt, gap in enumerate(gaps, start=1):
         lo, hi = policy.bounds(attempt)
         assert lo <= gap <= hi + SLACK_S, (attempt, gap, lo, hi)
@@ -69,7 +70,7 @@ async def test_refused_reconnects_keep_being_scheduled_then_recover(sim: SimServ
         await next_state(stream, StreamStatus.CONNECTED)
         sim.faults.refuse_connections(0.5, stream="public")
         sim.faults.drop_ws(stream="public")
-        await next_state(stream, StreamStatus.CONNECTED, timeout=5)
+        await next_state(stream, StreamStatus.CONNECTED, within_s=5)
     finally:
         stream.close()
         await runner
@@ -77,7 +78,7 @@ async def test_refused_reconnects_keep_being_scheduled_then_recover(sim: SimServ
     refused = [a for a in log if a.refused]
     assert len(refused) >= 4  # 10, 20, 40, 80, 160 ms ... within the 0.5 s refusal
     assert not log[-1].refused
-    gaps = [b.ts - a.ts for a, b in zip(log[1:], log[2:], strict=False)]
+    gaps = [b.ts - a.ts for a, b in itertools.pairwise(log[1:])]
     for attempt, gap in enumerate(gaps, start=2):
         assert gap >= c.policy.bounds(attempt)[0]
 
