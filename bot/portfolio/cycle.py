@@ -105,7 +105,7 @@ class QuoteCycle:
     def _send(self, symbol: Symbol, q: Quotes, actions: list[OrderAction], now_ns: int) -> CycleResult:
         if not actions:
             return CycleResult(symbol, q)
-        decision = self.guards.check(actions, live=self.om.live(), positions=self.portfolio.positions(),
+        decision = self.guards.check(actions, live=self.om.orders, positions=self.portfolio.positions(),
                                      marks=self.marks, now_ns=now_ns)
         res = self.throttle.acquire(self.om.batches(decision.allowed), now_ns=now_ns)
         for b in res.send:

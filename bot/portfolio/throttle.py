@@ -66,9 +66,11 @@ class Throttle:
     def acquire(self, batches: Sequence[Batch], *, now_ns: int) -> ThrottleResult:
         """Spend budget on batches in priority order; split what does not fit, defer the rest."""
         out = ThrottleResult()
-        for b in sorted(batches, key=lambda x: x.kind.priority):
-            items = list(b.actions)
-            if len(items) == 1:
+        if len(batches) > 1:
+            batches = sorted(batches, key=_priority)
+        for b in batches:
+            items = b.actions
+            if len(items) == 1 and not b.force_batch:
                 fam = b.kind.value
                 if self.available(fam, now_ns=now_ns) >= 1:
                     self._take(fam, 1, now_ns)
@@ -76,12 +78,16 @@ class Throttle:
                     continue
                 # single endpoint exhausted: fall through to the batch budget
             reserve = 0 if b.kind is ActionKind.CANCEL else self.cfg.cancel_reserve
-            room = max(0, self.available("batch", now_ns=now_ns) - reserve)
-            take = items[:room]
+            room = self.available("batch", now_ns=now_ns) - reserve
+            if room >= len(items):
+                self._take("batch", len(items), now_ns)
+                out.send.append(b if b.is_batch else b._replace(force_batch=True))
+                continue
+            take = items[:room] if room > 0 else ()
             if take:
                 self._take("batch", len(take), now_ns)
-                out.send.append(Batch(b.kind, b.category, tuple(take), force_batch=True))
-            rest = items[len(take):]
+                out.send.append(Batch(b.kind, b.category, take, force_batch=True))
+            rest = list(items[len(take):])
             if b.kind is ActionKind.CANCEL:
                 while rest and self.available("cancel", now_ns=now_ns) >= 1:
                     self._take("cancel", 1, now_ns)
@@ -105,3 +111,7 @@ class Throttle:
             self._events[f] = ev
             self._used[f] = sum(u for _, u in ev)
             self._blocked_until[f] = int(data.get("blocked_until", {}).get(f, 0))
+
+
+def _priority(b: Batch) -> int:
+    return b.kind.priority

@@ -90,79 +90,79 @@ class RiskGuards:
         self,
         actions: Iterable[OrderAction],
         *,
-        live: Iterable[LiveOrder],
+        live: Mapping[OrderLinkId, LiveOrder] | Iterable[LiveOrder],
         positions: Mapping[Symbol, Decimal],
         marks: Mapping[Symbol, Decimal],
         now_ns: int,
     ) -> RiskDecision:
         """Filter actions so that, applied to `live`, no limit is breached by an increase.
 
-        Exposure per side is position plus the worst-case resting size (in-flight orders at the
-        larger of their old and new size). Actions are taken cancels first, then amends, then
-        creates; a create/amend is refused if it would push a side, the open-order count or
-        one order's notional over its limit. Refusals never stop a later cancel.
+        `live` is the order manager's `orders` mapping (or any iterable of LiveOrder). Exposure
+        per side is position plus the worst-case resting size (in-flight orders at the larger of
+        their old and new size). Actions are taken cancels first, then amends, then creates; a
+        create/amend is refused if it would push a side, the open-order count or one order's
+        notional over its limit. Refusals never stop a later cancel.
         """
+        orders = live if isinstance(live, Mapping) else {o.order_link_id: o for o in live}
         halt = self.halt_reason(now_ns=now_ns)
-        leaves: dict[OrderLinkId, tuple[Symbol, Side, Decimal, Decimal]] = {}
-        side_qty: dict[tuple[Symbol, Side], Decimal] = {}
-        for o in live:
-            q = max(o.leaves, o.target_leaves)
-            leaves[o.order_link_id] = (o.symbol, o.side, q, o.target_price)
-            side_qty[(o.symbol, o.side)] = side_qty.get((o.symbol, o.side), _ZERO) + q
-        open_count = len(leaves)
+        open_count = len(orders)
+        # per (symbol, side): exposure of the live set, computed only when an increase needs it,
+        # plus the running change from the actions allowed so far
+        base: dict[tuple[Symbol, Side], Decimal] = {}
+        delta: dict[tuple[Symbol, Side], Decimal] = {}
         allowed: list[OrderAction] = []
         refusals: list[Refusal] = []
-        for a in sorted(actions, key=lambda x: x.kind.priority):
+        ordered = sorted(actions, key=_priority)
+        for a in ordered:
+            key = (a.symbol, a.side)
             if a.kind is ActionKind.CANCEL:
                 allowed.append(a)
-                prev = leaves.pop(a.order_link_id, None)
-                if prev is not None:
-                    side_qty[(prev[0], prev[1])] -= prev[2]
+                o = orders.get(a.order_link_id)
+                if o is not None:
+                    delta[key] = delta.get(key, _ZERO) - _worst(o)
                     open_count -= 1
                 continue
             reason = halt or self._book_block.get(a.symbol)
             if reason is not None:
                 refusals.append(Refusal(reason, a))
                 continue
-            prev = leaves.get(a.order_link_id) if a.kind is ActionKind.AMEND else None
-            if a.kind is ActionKind.AMEND and prev is None:
+            o = orders.get(a.order_link_id) if a.kind is ActionKind.AMEND else None
+            if a.kind is ActionKind.AMEND and o is None:
                 refusals.append(Refusal(Reason.MAX_OPEN_ORDERS, a, "amend of an unknown order"))
                 continue
-            old_q = prev[2] if prev else _ZERO
+            old_q = _worst(o) if o is not None else _ZERO
             new_q = a.leaves if a.leaves is not None else (a.qty if a.qty is not None else old_q)
-            price = a.price if a.price is not None else (prev[3] if prev else _ZERO)
-            refusal = self._limits(a, new_q, old_q, price, side_qty, open_count, positions, marks)
-            if refusal is not None:
-                refusals.append(refusal)
+            price = a.price if a.price is not None else (o.target_price if o is not None else _ZERO)
+            if price * new_q > self.cfg.max_order_notional:
+                refusals.append(Refusal(Reason.MAX_ORDER_NOTIONAL, a,
+                                        f"{price * new_q} > {self.cfg.max_order_notional}"))
                 continue
+            if a.kind is ActionKind.CREATE and open_count + 1 > self.cfg.max_open_orders:
+                refusals.append(Refusal(Reason.MAX_OPEN_ORDERS, a, f"{open_count + 1} > {self.cfg.max_open_orders}"))
+                continue
+            if new_q > old_q:  # shrinking an order never adds exposure
+                if key not in base:
+                    base[key] = sum((_worst(x) for x in orders.values() if x.symbol == a.symbol and x.side is a.side),
+                                    _ZERO)
+                exposure = base[key] + delta.get(key, _ZERO) + new_q - old_q
+                refusal = self._position_limit(a, exposure, positions.get(a.symbol, _ZERO),
+                                               marks.get(a.symbol) or price)
+                if refusal is not None:
+                    refusals.append(refusal)
+                    continue
+                delta[key] = delta.get(key, _ZERO) + new_q - old_q
             allowed.append(a)
-            side_qty[(a.symbol, a.side)] = side_qty.get((a.symbol, a.side), _ZERO) + new_q - old_q
             if a.kind is ActionKind.CREATE:
                 open_count += 1
-            leaves[a.order_link_id] = (a.symbol, a.side, max(old_q, new_q), price)
         return RiskDecision(tuple(allowed), tuple(refusals), self.kill.engaged, halt)
 
-    def _limits(
-        self, a: OrderAction, new_q: Decimal, old_q: Decimal, price: Decimal,
-        side_qty: Mapping[tuple[Symbol, Side], Decimal], open_count: int,
-        positions: Mapping[Symbol, Decimal], marks: Mapping[Symbol, Decimal],
-    ) -> Refusal | None:
-        cfg = self.cfg
-        if price * new_q > cfg.max_order_notional:
-            return Refusal(Reason.MAX_ORDER_NOTIONAL, a, f"{price * new_q} > {cfg.max_order_notional}")
-        if a.kind is ActionKind.CREATE and open_count + 1 > cfg.max_open_orders:
-            return Refusal(Reason.MAX_OPEN_ORDERS, a, f"{open_count + 1} > {cfg.max_open_orders}")
-        if new_q <= old_q:
-            return None  # shrinking an order never adds exposure
-        pos = positions.get(a.symbol, _ZERO)
-        mark = marks.get(a.symbol) or price
-        exposure = side_qty.get((a.symbol, a.side), _ZERO) + new_q - old_q
-        worst = pos + exposure if a.side is Side.BUY else -pos + exposure
-        cap_qty = cfg.max_position_qty.get(a.symbol)
+    def _position_limit(self, a: OrderAction, exposure: Decimal, pos: Decimal, mark: Decimal) -> Refusal | None:
+        worst = pos + exposure if a.side is Side.BUY else exposure - pos
+        cap_qty = self.cfg.max_position_qty.get(a.symbol)
         if cap_qty is not None and worst > cap_qty:
             return Refusal(Reason.MAX_POSITION, a, f"worst-case {worst} > {cap_qty}")
-        if mark > 0 and worst * mark > cfg.max_position_notional:
-            return Refusal(Reason.MAX_NOTIONAL, a, f"worst-case {worst * mark} > {cfg.max_position_notional}")
+        if mark > 0 and worst * mark > self.cfg.max_position_notional:
+            return Refusal(Reason.MAX_NOTIONAL, a, f"worst-case {worst * mark} > {self.cfg.max_position_notional}")
         return None
 
     # -- events --------------------------------------------------------------------------------
@@ -235,3 +235,15 @@ class RiskGuards:
         peak = data.get("peak_pnl")
         self._peak_pnl = None if peak is None else Decimal(str(peak))
         self.last_pnl = Decimal(str(data.get("last_pnl", "0")))
+
+
+def _worst(o: LiveOrder) -> Decimal:
+    """Resting qty if the in-flight action lands or not, whichever is larger."""
+    leaves = o.qty - o.filled
+    if o.pending_qty is not None and o.pending_qty - o.filled > leaves:
+        return o.pending_qty - o.filled
+    return leaves
+
+
+def _priority(a: OrderAction) -> int:
+    return a.kind.priority

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.errors import RiskRejected
 from bot.strategy.orders import OrderAction
@@ -31,8 +31,7 @@ class Reason(enum.StrEnum):
     OPERATOR = "operator"  # manual kill from mmctl / admin API
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
+class Refusal(NamedTuple):
     """One refused action (or None for a symbol/global halt) with its reason and detail."""
 
     reason: Reason
@@ -47,8 +46,7 @@ class Refusal:
                             symbol=sym, order_link_id=link)
 
 
-@dataclass(frozen=True, slots=True)
-class RiskDecision:
+class RiskDecision(NamedTuple):
     """Allowed actions (cancels always pass) and refusals; `cancel_all` when the kill switch is on."""
 
     allowed: tuple[OrderAction, ...]

@@ -95,67 +95,88 @@ class OrderManager:
         the rest. Only the orderLinkId counter advances (creates get their id here, so batches
         can be built before sending); live state changes only in `submitted`.
         """
-        inst = self.instruments[quotes.symbol]
-        actions: list[OrderAction] = []
-        by_side: dict[Side, list[LiveOrder]] = {Side.BUY: [], Side.SELL: []}
+        sym = quotes.symbol
+        buys: list[LiveOrder] = []
+        sells: list[LiveOrder] = []
         for o in self.orders.values():
-            if o.symbol == quotes.symbol:
-                by_side[o.side].append(o)
-        for side, desired in ((Side.BUY, quotes.bids), (Side.SELL, quotes.asks)):
-            self._diff_side(inst, side, list(desired), by_side[side], actions)
+            if o.symbol == sym:
+                (buys if o.side is Side.BUY else sells).append(o)
+        actions: list[OrderAction] = []
+        if buys or quotes.bids:
+            self._diff_side(sym, Side.BUY, quotes.bids, buys, actions)
+        if sells or quotes.asks:
+            self._diff_side(sym, Side.SELL, quotes.asks, sells, actions)
         return actions
 
     def _diff_side(
-        self, inst: Instrument, side: Side, desired: list[QuoteLevel], live: list[LiveOrder],
+        self, sym: Symbol, side: Side, want: tuple[QuoteLevel, ...], live: list[LiveOrder],
         out: list[OrderAction],
     ) -> None:
-        tol = self.tolerance_ticks * inst.tick_size
+        rev = side is Side.BUY
+        # fast path: every level already rests exactly (the common case between moves);
+        # `want` is best-first, so compare with live sorted the same way (no Decimal hashing)
+        if len(want) == len(live) and all(o.pending is None for o in live):
+            if len(live) > 1:
+                live = sorted(live, key=_ticks_of, reverse=rev)
+            for o, d in zip(live, want, strict=True):
+                if o.ticks != d.price_ticks or o.qty - o.filled != d.qty:
+                    break
+            else:
+                return
+        tol = self.tolerance_ticks
+        desired = list(want)
         free: list[LiveOrder] = []
         # In-flight orders are frozen: they may satisfy a desired level but are never touched.
         for o in live:
             if o.pending is None:
                 free.append(o)
             elif o.pending is not ActionKind.CANCEL:
-                hit = _closest(desired, o.target_price, tol)
+                t = o.pending_ticks if o.pending_ticks is not None else o.ticks
+                hit = _closest(desired, t, tol)
                 if hit is not None:
                     desired.remove(hit)
         # 1. keep: price within tolerance and size close enough
-        for d in list(desired):
-            best: LiveOrder | None = None
-            for o in free:
-                if abs(o.price - d.price) <= tol and self._qty_ok(o.leaves, d.qty) and (
-                    best is None or abs(o.price - d.price) < abs(best.price - d.price)
-                ):
-                    best = o
-            if best is not None:
-                free.remove(best)
-                desired.remove(d)
-        # 2. price within tolerance, size off: amend the size only
-        for d in list(desired):
-            for o in free:
-                if abs(o.price - d.price) <= tol:
-                    free.remove(o)
+        if desired and free:
+            for d in list(desired):
+                best: LiveOrder | None = None
+                best_gap = tol + 1
+                for o in free:
+                    gap = abs(o.ticks - d.price_ticks)
+                    if gap < best_gap and self._qty_ok(o.leaves, d.qty):
+                        best, best_gap = o, gap
+                if best is not None:
+                    free.remove(best)
                     desired.remove(d)
-                    out.append(self._amend(o, None, d.qty))
-                    break
+        # 2. price within tolerance, size off: amend the size only
+        if desired and free:
+            for d in list(desired):
+                for o in free:
+                    if abs(o.ticks - d.price_ticks) <= tol:
+                        free.remove(o)
+                        desired.remove(d)
+                        out.append(self._amend(o, None, None, d.qty))
+                        break
         # 3. pair the rest best-first: amend price (and size), then create / cancel leftovers
-        rev = side is Side.BUY
-        desired.sort(key=lambda q: q.price, reverse=rev)
-        free.sort(key=lambda o: o.price, reverse=rev)
+        if len(desired) > 1:
+            desired.sort(key=_price_ticks_of, reverse=rev)
+        if len(free) > 1:
+            free.sort(key=_ticks_of, reverse=rev)
         n = min(len(desired), len(free))
-        for d, o in zip(desired[:n], free[:n], strict=True):
-            out.append(self._amend(o, d.price, d.qty))
+        for i in range(n):
+            d = desired[i]
+            out.append(self._amend(free[i], d.price, d.price_ticks, d.qty))
         for o in free[n:]:
-            out.append(OrderAction(ActionKind.CANCEL, o.symbol, o.side, o.order_link_id))
+            out.append(OrderAction(ActionKind.CANCEL, sym, side, o.order_link_id))
         for d in desired[n:]:
-            out.append(OrderAction(ActionKind.CREATE, inst.symbol, side, self.link_ids.next(), d.price, d.qty, d.qty))
+            out.append(OrderAction(ActionKind.CREATE, sym, side, self.link_ids.next(), d.price, d.qty, d.qty,
+                                   d.price_ticks))
 
     def _qty_ok(self, leaves: Decimal, want: Decimal) -> bool:
-        return abs(leaves - want) <= want * self.qty_tolerance
+        return leaves == want or abs(leaves - want) <= want * self.qty_tolerance
 
-    def _amend(self, o: LiveOrder, price: Decimal | None, want_leaves: Decimal) -> OrderAction:
+    def _amend(self, o: LiveOrder, price: Decimal | None, ticks: int | None, want_leaves: Decimal) -> OrderAction:
         qty = None if want_leaves == o.leaves else o.filled + want_leaves
-        return OrderAction(ActionKind.AMEND, o.symbol, o.side, o.order_link_id, price, qty, want_leaves)
+        return OrderAction(ActionKind.AMEND, o.symbol, o.side, o.order_link_id, price, qty, want_leaves, ticks)
 
     def cancel_all(self, symbol: Symbol | None = None) -> list[OrderAction]:
         """Cancel actions for every order not already being cancelled (kill switch, shutdown)."""
@@ -183,11 +204,13 @@ class OrderManager:
                 if link in self.orders:
                     raise ValueError(f"orderLinkId {link} already live")
                 assert a.price is not None and a.qty is not None
+                ticks = a.price_ticks if a.price_ticks is not None else self._ticks(a.symbol, a.price)
                 self.orders[link] = LiveOrder(
-                    link, a.symbol, a.side, a.price, a.qty, pending=ActionKind.CREATE,
+                    link, a.symbol, a.side, a.price, a.qty, ticks, pending=ActionKind.CREATE,
                     pending_since_ns=now_ns, backoff_ticks=self.backoff_ticks(a.symbol, a.side),
                 )
-                a = OrderAction(a.kind, a.symbol, a.side, link, a.price, a.qty, a.leaves)
+                if link != a.order_link_id:
+                    a = a._replace(order_link_id=link)
                 self.stats.creates += 1
             else:
                 o = self.orders.get(a.order_link_id)
@@ -198,6 +221,8 @@ class OrderManager:
                 o.pending, o.pending_since_ns = a.kind, now_ns
                 if a.kind is ActionKind.AMEND:
                     o.pending_price, o.pending_qty = a.price, a.qty
+                    if a.price is not None:
+                        o.pending_ticks = a.price_ticks if a.price_ticks is not None else self._ticks(a.symbol, a.price)
                     self.stats.amends += 1
                 else:
                     self.stats.cancels += 1
@@ -215,7 +240,8 @@ class OrderManager:
             o.order_id = order_id
         if ok:
             if action.kind is ActionKind.AMEND:
-                o.price = o.pending_price if o.pending_price is not None else o.price
+                if o.pending_price is not None and o.pending_ticks is not None:
+                    o.price, o.ticks = o.pending_price, o.pending_ticks
                 o.qty = o.pending_qty if o.pending_qty is not None else o.qty
                 self._clear(o)
             elif action.kind is ActionKind.CREATE:
@@ -240,9 +266,9 @@ class OrderManager:
             self.orders.pop(u.order_link_id, None)
             return
         if o is None:
-            if not self.link_ids.owns(u.order_link_id):
+            if not self.link_ids.owns(u.order_link_id) or u.symbol not in self.instruments:
                 return
-            o = LiveOrder(u.order_link_id, u.symbol, u.side, u.price, u.qty)
+            o = LiveOrder(u.order_link_id, u.symbol, u.side, u.price, u.qty, self._ticks(u.symbol, u.price))
             self.orders[u.order_link_id] = o
         if u.order_id:
             o.order_id = u.order_id
@@ -253,10 +279,10 @@ class OrderManager:
             self._rested(o)
         elif o.pending is ActionKind.AMEND:
             if u.price == o.pending_price or (o.pending_price is None and u.qty == o.pending_qty):
-                o.price, o.qty = u.price, u.qty
+                self._set(o, u.price, u.qty)
                 self._clear(o)
         elif o.pending is None:
-            o.price, o.qty = u.price, u.qty
+            self._set(o, u.price, u.qty)
         if o.leaves <= 0:
             del self.orders[o.order_link_id]
 
@@ -292,16 +318,36 @@ class OrderManager:
         """Drop an order reconciliation found absent on the exchange."""
         self.orders.pop(link, None)
 
+    def _ticks(self, symbol: Symbol, price: Decimal) -> int:
+        inst = self.instruments[symbol]
+        return int((price / inst.tick_size).to_integral_value())
+
+    def _set(self, o: LiveOrder, price: Decimal, qty: Decimal) -> None:
+        if price != o.price:
+            o.price, o.ticks = price, self._ticks(o.symbol, price)
+        o.qty = qty
+
     @staticmethod
     def _clear(o: LiveOrder) -> None:
         o.pending = None
         o.pending_price = None
+        o.pending_ticks = None
         o.pending_qty = None
 
 
-def _closest(desired: list[QuoteLevel], price: Decimal, tol: Decimal) -> QuoteLevel | None:
+def _closest(desired: list[QuoteLevel], ticks: int, tol: int) -> QuoteLevel | None:
     best: QuoteLevel | None = None
+    best_gap = tol + 1
     for d in desired:
-        if abs(d.price - price) <= tol and (best is None or abs(d.price - price) < abs(best.price - price)):
-            best = d
+        gap = abs(d.price_ticks - ticks)
+        if gap < best_gap:
+            best, best_gap = d, gap
     return best
+
+
+def _ticks_of(o: LiveOrder) -> int:
+    return o.ticks
+
+
+def _price_ticks_of(q: QuoteLevel) -> int:
+    return q.price_ticks

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.domain import Category, OrderId, OrderLinkId, OrderStatus, Side, Symbol
 
@@ -48,8 +48,7 @@ class ActionKind(enum.StrEnum):
 _PRIORITY = {ActionKind.CANCEL: 0, ActionKind.AMEND: 1, ActionKind.CREATE: 2}
 
 
-@dataclass(frozen=True, slots=True)
-class OrderAction:
+class OrderAction(NamedTuple):
     """One order write. For AMEND, `qty` is the new *total* order qty (Bybit semantics) or None."""
 
     kind: ActionKind
@@ -59,6 +58,7 @@ class OrderAction:
     price: Decimal | None = None
     qty: Decimal | None = None
     leaves: Decimal | None = None  # the resting qty this action leaves (create/amend), for risk checks
+    price_ticks: int | None = None  # `price` in ticks when the planner knew it
 
     def item(self) -> dict[str, str]:
         """The Bybit request item (without category) for this action, money as strings."""
@@ -74,9 +74,8 @@ class OrderAction:
         return d
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """Actions of one kind for one category, within the per-request item limit."""
+class Batch(NamedTuple):
+    """Actions of one kind for one category, within the per-request item limit (use `.actions`)."""
 
     kind: ActionKind
     category: Category
@@ -109,12 +108,14 @@ class Batch:
 def to_batches(actions: Iterable[OrderAction], category: Category, max_items: int) -> list[Batch]:
     """Group actions by kind (cancels, then amends, then creates) into batches of <= the item limit."""
     limit = min(max_items, BATCH_LIMITS.get(category, 10))
-    by_kind: dict[ActionKind, list[OrderAction]] = {k: [] for k in ActionKind}
+    cancels: list[OrderAction] = []
+    amends: list[OrderAction] = []
+    creates: list[OrderAction] = []
     for a in actions:
-        by_kind[a.kind].append(a)
+        k = a.kind
+        (cancels if k is ActionKind.CANCEL else amends if k is ActionKind.AMEND else creates).append(a)
     out: list[Batch] = []
-    for kind in ActionKind:
-        items = by_kind[kind]
+    for kind, items in ((ActionKind.CANCEL, cancels), (ActionKind.AMEND, amends), (ActionKind.CREATE, creates)):
         for i in range(0, len(items), limit):
             out.append(Batch(kind, category, tuple(items[i : i + limit])))
     return out
@@ -144,10 +145,12 @@ class LiveOrder:
     side: Side
     price: Decimal
     qty: Decimal  # total order qty
+    ticks: int = 0  # `price` in ticks, kept by the OrderManager for integer comparisons
     filled: Decimal = Decimal(0)
     order_id: OrderId | None = None
     pending: ActionKind | None = None
     pending_price: Decimal | None = None
+    pending_ticks: int | None = None
     pending_qty: Decimal | None = None
     pending_since_ns: int = 0
     backoff_ticks: int = 0  # post-only backoff in force when this order was created

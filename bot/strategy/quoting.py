@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from bot.config.strategy import StrategyConfig
 from bot.domain import Instrument, Side, Symbol
@@ -22,7 +22,11 @@ __all__ = [
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
+_TWO = Decimal(2)
 _BPS = Decimal(10_000)
+
+# Hot-path value types are NamedTuples: immutable like frozen dataclasses, but several times
+# cheaper to build (a frozen slots dataclass costs ~2.7 us for 5 fields here; see the bench).
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,15 @@ class QuoteParams:
     max_book_age_ns: int = 2_000_000_000
     max_spread_bps: Decimal = Decimal(50)  # exchange MM obligation
     min_quote_notional: Decimal = Decimal(50)  # exchange MM obligation, per side at the best level
+    # derived once from the instrument (integer lots for the hot path)
+    min_lots: int = field(init=False, repr=False, compare=False)
+    max_lots: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        inst = self.instrument
+        min_lots = int((inst.min_qty / inst.qty_step).to_integral_value(ROUND_CEILING))
+        object.__setattr__(self, "min_lots", max(1, min_lots))
+        object.__setattr__(self, "max_lots", int(inst.max_qty / inst.qty_step))
 
     @classmethod
     def from_config(
@@ -63,8 +76,7 @@ class QuoteParams:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteInputs:
+class QuoteInputs(NamedTuple):
     """What changes between cycles: inventory, budget, volatility and post-only backoff."""
 
     level_notional: Decimal  # quote notional per level = allocator budget x rollout fraction
@@ -75,8 +87,7 @@ class QuoteInputs:
     backoff_ask_ticks: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class QuoteLevel:
+class QuoteLevel(NamedTuple):
     """One desired order: price on the tick grid (also as integer ticks), qty on the lot grid."""
 
     side: Side
@@ -86,8 +97,7 @@ class QuoteLevel:
     qty: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class ObligationStatus:
+class ObligationStatus(NamedTuple):
     """Whether the best quotes meet the configured market-maker obligations."""
 
     met: bool
@@ -97,8 +107,7 @@ class ObligationStatus:
     failures: tuple[str, ...] = ()  # "max_spread", "min_size_bid", "min_size_ask"
 
 
-@dataclass(frozen=True, slots=True)
-class Quotes:
+class Quotes(NamedTuple):
     """Desired quotes for one symbol; `reason` is set (and both sides empty) when not quoting."""
 
     symbol: Symbol
@@ -113,7 +122,7 @@ class Quotes:
     @classmethod
     def none(cls, symbol: Symbol, reason: str) -> Quotes:
         """No quotes, with a stable reason code (stale_book, empty_book, crossed_book, invalid_book...)."""
-        return cls(symbol=symbol, reason=reason)
+        return cls(symbol, reason=reason)
 
     @property
     def levels(self) -> tuple[QuoteLevel, ...]:
@@ -128,7 +137,7 @@ def fair_ticks(
         total = bid_size + ask_size
         if total > 0:
             return (bid_ticks * ask_size + ask_ticks * bid_size) / total
-    return Decimal(bid_ticks + ask_ticks) / 2
+    return Decimal(bid_ticks + ask_ticks) / _TWO
 
 
 def _book_ticks(book: BookView, inst: Instrument) -> tuple[int, Decimal, int, Decimal] | str:
@@ -167,28 +176,32 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
     bid_t, bid_sz, ask_t, ask_sz = top
     fair = fair_ticks(bid_t, bid_sz, ask_t, ask_sz, p.fair_price)
     tick = inst.tick_size
-    fair_px = fair * tick
+    lot = inst.qty_step
 
     half = Decimal(p.min_half_spread_ticks)
-    vol_term = p.vol_multiplier * inputs.sigma_ticks
-    if vol_term > half:
-        half = vol_term
+    sigma = inputs.sigma_ticks
+    if sigma:
+        vol_term = p.vol_multiplier * sigma
+        if vol_term > half:
+            half = vol_term
     if p.maker_fee_rate > 0:
         fee_term = p.maker_fee_rate * fair  # fee in price units / tick = rate x fair price in ticks
         if fee_term > half:
             half = fee_term
 
-    base_qty = inst.floor_to_lot(inputs.level_notional / fair_px)
-    # cap with the larger of fair and mid, so the risk guard (marking at mid) agrees
-    cap_px = max(fair, Decimal(bid_t + ask_t) / 2) * tick
-    max_pos = inputs.max_position_notional / cap_px
+    # sizes in integer lots; the position cap uses the larger of fair and mid (the risk mark)
+    mid = Decimal(bid_t + ask_t) / _TWO
+    base_lots = int(inputs.level_notional / (fair * tick * lot))
+    max_lots = inputs.max_position_notional / ((fair if fair > mid else mid) * tick * lot)
     pos = inputs.position
+    pos_lots = pos / lot if pos else _ZERO
+
     # Avellaneda-Stoikov reservation price, inventory measured in levels so the skew is unit-free.
-    var = inputs.sigma_ticks * inputs.sigma_ticks
-    if var < _ONE:
-        var = _ONE
-    q_levels = pos / base_qty if base_qty > 0 else (pos / max_pos if max_pos > 0 else _ZERO)
-    reservation = fair - q_levels * p.risk_aversion * var
+    reservation = fair
+    if pos_lots:
+        var = sigma * sigma if sigma > _ONE else _ONE
+        q_levels = pos_lots / base_lots if base_lots > 0 else (pos_lots / max_lots if max_lots > 0 else _ZERO)
+        reservation = fair - q_levels * p.risk_aversion * var
 
     bid0 = int((reservation - half).to_integral_value(ROUND_FLOOR)) - inputs.backoff_bid_ticks
     ask0 = int((reservation + half).to_integral_value(ROUND_CEILING)) + inputs.backoff_ask_ticks
@@ -197,41 +210,44 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
     if ask0 < bid_t + 1:
         ask0 = bid_t + 1
 
-    frac = pos / max_pos if max_pos > 0 else _ZERO
-    frac = min(max(frac, -_ONE), _ONE)
-    bid_qty = base_qty * (_ONE - p.size_skew * frac) if frac > 0 else base_qty
-    ask_qty = base_qty * (_ONE + p.size_skew * frac) if frac < 0 else base_qty
-    bids = _side(Side.BUY, bid0, -p.level_spacing_ticks, _skewed(bid_qty, base_qty, inst), max_pos - pos, p)
-    asks = _side(Side.SELL, ask0, p.level_spacing_ticks, _skewed(ask_qty, base_qty, inst), max_pos + pos, p)
-    return Quotes(
-        symbol=sym, bids=bids, asks=asks, fair_ticks=fair, reservation_ticks=reservation,
-        half_spread_ticks=half, obligations=_obligations(bids, asks, fair, p),
-    )
+    bid_lots = ask_lots = base_lots
+    if pos_lots and max_lots > 0:
+        frac = pos_lots / max_lots
+        if frac > _ONE:
+            frac = _ONE
+        elif frac < -_ONE:
+            frac = -_ONE
+        # the side adding to the position shrinks, but keeps the minimum size until the cap
+        if frac > 0:
+            bid_lots = max(int(base_lots * (_ONE - p.size_skew * frac)), min(p.min_lots, base_lots))
+        else:
+            ask_lots = max(int(base_lots * (_ONE + p.size_skew * frac)), min(p.min_lots, base_lots))
+    buy_cap = int(max_lots - pos_lots) if max_lots > pos_lots else 0
+    sell_cap = int(max_lots + pos_lots) if max_lots > -pos_lots else 0
+    bids = _side(Side.BUY, bid0, -p.level_spacing_ticks, bid_lots, buy_cap, p)
+    asks = _side(Side.SELL, ask0, p.level_spacing_ticks, ask_lots, sell_cap, p)
+    return Quotes(sym, bids, asks, fair, reservation, half, _obligations(bids, asks, fair, p))
 
 
-def _skewed(qty: Decimal, base_qty: Decimal, inst: Instrument) -> Decimal:
-    # the skewed side shrinks but keeps the minimum size: only the position cap removes it
-    q = inst.floor_to_lot(qty)
-    return inst.min_qty if q < inst.min_qty <= base_qty else q
-
-
-def _side(
-    side: Side, start_ticks: int, step: int, qty: Decimal, capacity: Decimal, p: QuoteParams
-) -> tuple[QuoteLevel, ...]:
+def _side(side: Side, ticks: int, step: int, lots: int, cap: int, p: QuoteParams) -> tuple[QuoteLevel, ...]:
     inst = p.instrument
+    tick, lot = inst.tick_size, inst.qty_step
+    min_lots = p.min_lots
+    if lots > p.max_lots:
+        lots = p.max_lots
     out: list[QuoteLevel] = []
-    ticks = start_ticks
     for level in range(p.levels):
         if ticks <= 0:
             break
-        q = qty if qty <= capacity else inst.floor_to_lot(capacity)
-        price = inst.from_ticks(ticks)
-        if q <= 0 or q < inst.min_qty or q * price < inst.min_notional:
+        q = lots if lots <= cap else cap
+        if q < min_lots:
             break
-        if q > inst.max_qty:
-            q = inst.floor_to_lot(inst.max_qty)
-        out.append(QuoteLevel(side, level, ticks, price, q))
-        capacity -= q
+        price = tick * ticks
+        qty = lot * q
+        if inst.min_notional and qty * price < inst.min_notional:
+            break
+        out.append(QuoteLevel(side, level, ticks, price, qty))
+        cap -= q
         ticks += step
     return tuple(out)
 
@@ -239,18 +255,18 @@ def _side(
 def _obligations(
     bids: tuple[QuoteLevel, ...], asks: tuple[QuoteLevel, ...], fair: Decimal, p: QuoteParams
 ) -> ObligationStatus:
-    failures: list[str] = []
+    failures: tuple[str, ...] = ()
     bid_n = bids[0].price * bids[0].qty if bids else _ZERO
     ask_n = asks[0].price * asks[0].qty if asks else _ZERO
     spread_bps: Decimal | None = None
     if bids and asks:
-        spread_bps = Decimal(asks[0].price_ticks - bids[0].price_ticks) / fair * _BPS
+        spread_bps = (asks[0].price_ticks - bids[0].price_ticks) * _BPS / fair
         if spread_bps > p.max_spread_bps:
-            failures.append("max_spread")
+            failures += ("max_spread",)
     else:
-        failures.append("max_spread")
+        failures += ("max_spread",)
     if bid_n < p.min_quote_notional:
-        failures.append("min_size_bid")
+        failures += ("min_size_bid",)
     if ask_n < p.min_quote_notional:
-        failures.append("min_size_ask")
-    return ObligationStatus(not failures, spread_bps, bid_n, ask_n, tuple(failures))
+        failures += ("min_size_ask",)
+    return ObligationStatus(not failures, spread_bps, bid_n, ask_n, failures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from decimal import Decimal as D
 
@@ -97,7 +98,7 @@ def test_skew_moves_against_inventory_and_grows_with_it(
     s: tuple[Instrument, TopOfBook, QuoteInputs, QuoteParams], k: int,
 ) -> None:
     inst, book, inputs, params = s
-    params = QuoteParams(**{**{f: getattr(params, f) for f in params.__slots__}, "risk_aversion": D("0.1")})
+    params = dataclasses.replace(params, risk_aversion=D("0.1"))
 
     def r(pos: D) -> D:
         qi = QuoteInputs(inputs.level_notional, inputs.max_position_notional, pos, inputs.sigma_ticks)
@@ -145,7 +146,9 @@ def _exposure(orders: dict[str, tuple[Side, D, D]], pos: D) -> tuple[D, D, int]:
 
 @PROFILE
 @given(risk_cases())
-def test_no_allowed_action_breaches_a_risk_limit(case: tuple[list[LiveOrder], list[OrderAction], D, RiskConfig]) -> None:
+def test_no_allowed_action_breaches_a_risk_limit(
+    case: tuple[list[LiveOrder], list[OrderAction], D, RiskConfig],
+) -> None:
     live, acts, pos, cfg = case
     mark = D(100)
     d = RiskGuards(cfg).check(acts, live=live, positions={SYM: pos}, marks={SYM: mark}, now_ns=0)
