@@ -171,10 +171,21 @@ def _check(name: str, value: float | None, ok: bool, measured: str, threshold: s
     return Check(name, "PASS" if ok else "FAIL", measured, threshold, detail)
 
 
+def _used_streams(samples: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Streams the bot connected at some point (an unused stream, e.g. trade WS with REST orders, is ignored)."""
+    return {name for s in samples for name, up in (s.get("connections") or {}).items() if up}
+
+
+def _all_up(sample: Mapping[str, Any], streams: set[str]) -> bool:
+    conns = sample.get("connections") or {}
+    return bool(sample.get("up")) and all(conns.get(name, False) for name in streams)
+
+
 def _recoveries(samples: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[str, Any]],
                 timeout_s: float) -> tuple[int, int, list[str]]:
     """(recovered, injected, misses): a fault is recovered when a later sample within the timeout is up,
-    connected on every stream, and (for WS drops) shows the reconnect counter moved."""
+    connected on every stream the bot uses, and (for WS drops) shows the reconnect count moved."""
+    streams = _used_streams(samples)
     recovered, misses = 0, []
     injected = [f for f in faults if f.get("ok", True)]
     for f in injected:
@@ -186,8 +197,7 @@ def _recoveries(samples: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[s
             t = float(s["elapsed_s"])
             if t <= at or t > at + timeout_s:
                 continue
-            conns = s.get("connections") or {}
-            if not s.get("up") or (conns and not all(conns.values())):
+            if not _all_up(s, streams):
                 continue
             if f.get("kind") == "drop_ws" and (s.get("reconnects") or 0) <= base_reconnects:
                 continue
@@ -198,6 +208,24 @@ def _recoveries(samples: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[s
         else:
             misses.append(f"{f.get('kind')}@{at:.0f}s")
     return recovered, len(injected), misses
+
+
+def _quote_uptime(up: Sequence[Mapping[str, Any]], steady: Sequence[Mapping[str, Any]]) -> tuple[float | None, str]:
+    """The bot's own uptime ratio if it exports one, else the share of steady samples in which each
+    symbol met its obligations (mm_quote_obligation_met), worst symbol."""
+    own = _last(up, "quote_uptime")
+    if own is not None:
+        return own, "mm_quote_uptime_ratio, lowest symbol"
+    met: dict[str, list[float]] = {}
+    for s in steady:
+        for sym, v in (s.get("obligations") or {}).items():
+            met.setdefault(sym, []).append(1.0 if float(v) >= 1 else 0.0)
+    if not met:
+        return None, "no obligation series"
+    shares = {sym: sum(v) / len(v) for sym, v in met.items()}
+    worst = min(shares, key=lambda k: shares[k])
+    return shares[worst], ("share of samples meeting obligations: "
+                           + ", ".join(f"{k} {v:.3f}" for k, v in sorted(shares.items())))
 
 
 def evaluate(samples: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], th: Thresholds) -> Verdict:
@@ -249,9 +277,9 @@ def evaluate(samples: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], t
     fills = _last(up, "fills")
     checks.append(_check("maker_share", share, share is not None and share >= th.min_maker_share,
                          _fmt(share, ".4f"), f">= {th.min_maker_share}", f"{_fmt(fills, '.0f')} fills"))
-    uptime = _last(up, "quote_uptime")
+    uptime, how = _quote_uptime(up, steady)
     checks.append(_check("quote_uptime", uptime, uptime is not None and uptime >= th.min_quote_uptime,
-                         _fmt(uptime, ".4f"), f">= {th.min_quote_uptime}", "lowest symbol"))
+                         _fmt(uptime, ".4f"), f">= {th.min_quote_uptime}", how))
 
     orphans = summary.get("orphan_orders")
     orphan_v = float(orphans) if isinstance(orphans, (int, float)) else None
@@ -261,8 +289,7 @@ def evaluate(samples: Sequence[Mapping[str, Any]], summary: Mapping[str, Any], t
 
     recovered, injected, misses = _recoveries(up, summary.get("faults") or [], th.recover_timeout_s)
     exhausted = _last(up, "reconnects_exhausted") or 0.0
-    last_conns = (up[-1].get("connections") or {}) if up else {}
-    all_up_at_end = bool(up) and all(last_conns.values())
+    all_up_at_end = bool(up) and _all_up(up[-1], _used_streams(up))
     ok = recovered == injected and exhausted == 0 and all_up_at_end
     detail = (f"{injected} faults, reconnects {_fmt(_delta(up, 'reconnects'), '.0f')}, exhausted {exhausted:.0f}"
               + (f", missed: {', '.join(misses[:5])}" if misses else "")

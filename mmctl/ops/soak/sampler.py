@@ -175,6 +175,20 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
+def _zero_if_scraped(value: float | None, scraped: bool) -> float | None:
+    # A labelled counter exports no series until its first increment: absent means 0 if /metrics answered.
+    return value if value is not None or not scraped else 0.0
+
+
+def _reconnects(status: Mapping[str, Any], m: MetricsView, *, scraped: bool) -> float | None:
+    """Completed reconnects (the runtime's /status count) or, failing that, the attempts counter."""
+    rec = status.get("reconnects")
+    if isinstance(rec, Mapping):
+        vals = [_num(v) for v in rec.values()]
+        return sum(v for v in vals if v is not None)
+    return _zero_if_scraped(m.total("ws_reconnect_attempts_total"), scraped)
+
+
 def build_sample(
     *,
     t: float,
@@ -232,7 +246,8 @@ def build_sample(
         "p50_us": p50,
         "p99_us": p99,
         "lat_buckets": [[le if math.isfinite(le) else "+Inf", c] for le, c in buckets],
-        "reconnects": m.total("ws_reconnect_attempts_total"),
+        "reconnects": _reconnects(st, m, scraped=metrics is not None),
+        "reconnect_attempts": _zero_if_scraped(m.total("ws_reconnect_attempts_total"), metrics is not None),
         "reconnects_exhausted": m.total("ws_reconnect_exhausted_total"),
         "connections": conns,
         "open_orders": _num(totals.get("open_orders")) if "open_orders" in totals else m.total("mm_open_orders"),
@@ -251,6 +266,7 @@ def build_sample(
                               else m.total("mm_post_only_rejects_total")),
         "quote_uptime": m.minimum("mm_quote_uptime_ratio"),
         "obligation_met": m.minimum("mm_quote_obligation_met"),
+        "obligations": m.by_label("mm_quote_obligation_met", "symbol"),
         "inventory": m.by_label("mm_position_base", "symbol"),
         "kill_switch": st.get("kill_switch"),
         "dirs": dict(dirs),

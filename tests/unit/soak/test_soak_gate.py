@@ -140,3 +140,22 @@ def test_repo_thresholds_file_loads_with_every_profile() -> None:
     for name in tomllib.loads(path.read_text()).get("profile", {}):
         load_thresholds(path, profile=name)
     load_thresholds(path)
+
+
+def test_stream_the_bot_never_uses_does_not_count_as_down() -> None:
+    s = series()
+    for x in s:
+        x["connections"] = {"public": True, "private": True, "trade": False}  # orders over REST
+    fault = {"elapsed_s": 1200.0, "kind": "rest_errors", "ok": True}
+    v = evaluate(s, {**SUMMARY, "faults": [fault]}, TH)
+    assert by_name(v, "disconnects_recovered").status == "PASS"
+
+
+def test_quote_uptime_falls_back_to_obligation_samples_worst_symbol() -> None:
+    s = series()
+    for i, x in enumerate(s):
+        x["quote_uptime"] = None
+        x["obligations"] = {"BTCUSDT": 1.0, "ETHUSDT": 1.0 if i % 4 else 0.0}
+    c = by_name(evaluate(s, SUMMARY, TH), "quote_uptime")
+    assert c.status == "FAIL" and 0.70 < float(c.measured) < 0.80
+    assert "ETHUSDT 0.7" in c.detail
