@@ -125,6 +125,7 @@ class SimConfig:
     batch_max_linear: int = 20
     batch_max_spot: int = 10
     max_active_orders: int = 500
+    execution_retention: int = 100_000  # per account, newest kept (bounded memory in soaks)
     closed_order_retention: int = 500  # per account and category, for openOnly=1 and link-id reuse
     max_frame_bytes: int = 1 << 20
     post_only_pushes_new: bool = False  # push "New" before the EC_PostOnlyWillTakeLiquidity cancel

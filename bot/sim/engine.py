@@ -32,12 +32,17 @@ class OrderError(Exception):
 
 
 class EventSink(Protocol):
+    def wants(self, owner: str) -> bool: ...
+
     def private(self, owner: str, topic: str, category: str, items: list[dict[str, Any]]) -> None: ...
 
     def trades(self, market: Market, trades: list[dict[str, Any]]) -> None: ...
 
 
 class _NullSink:
+    def wants(self, owner: str) -> bool:
+        return False
+
     def private(self, owner: str, topic: str, category: str, items: list[dict[str, Any]]) -> None:
         return None
 
@@ -148,7 +153,7 @@ class Engine:
                 log.exception("sim_private_push_failed")
 
     def push_order(self, o: SimOrder) -> None:
-        if o.owner != HOUSE:
+        if o.owner != HOUSE and self.sink.wants(o.owner):
             self.emit(o.owner, "order", o.category, order_wire(o))
 
     # ---- matching and fills
@@ -244,15 +249,19 @@ class Engine:
             pos.seq = m.exec_seq
             acct.wallet[coin] = acct.wallet.get(coin, ZERO) + pnl - fee
             acct.cum_realised[coin] = acct.cum_realised.get(coin, ZERO) + pnl - fee
-            self.emit(o.owner, "position", m.category, pos.wire(m.category, m.fair, ws=True))
+            if self.sink.wants(o.owner):
+                self.emit(o.owner, "position", m.category, pos.wire(m.category, m.fair, ws=True))
         o.cum_fee += fee
         o.fee_coin = coin
         ex = Execution(exec_id=self.new_id(), order=o, price=price, qty=qty, fee=fee, fee_rate=rate,
                        fee_coin=coin, is_maker=is_maker, exec_ms=now, seq=m.exec_seq, closed_size=closed,
                        exec_pnl=pnl, mark=m.fair, order_qty=o.qty, leaves_after=o.qty - o.filled)
         acct.executions.append(ex)
-        self.emit(o.owner, "execution", m.category, ex.wire())
-        self.emit(o.owner, "wallet", "", acct.wallet_wire(self.marks()))
+        if len(acct.executions) > 2 * self.cfg.execution_retention:
+            del acct.executions[: -self.cfg.execution_retention]
+        if self.sink.wants(o.owner):
+            self.emit(o.owner, "execution", m.category, ex.wire())
+            self.emit(o.owner, "wallet", "", acct.wallet_wire(self.marks()))
 
     def _close(self, o: SimOrder) -> None:
         acct = self.accounts.get(o.owner)

@@ -25,7 +25,7 @@ class _State:
     bids: dict[int, RestingOrder] = field(default_factory=dict)
     asks: dict[int, RestingOrder] = field(default_factory=dict)
     grid: tuple[int, int, int] = (0, 0, 0)  # (centre, half spread, step) of the current ladder
-    book_seq: int = -1  # book.seq after the last ladder pass
+    book_fills: int = -1  # book.fills after the last ladder pass (a fill may have eaten a level)
 
 
 class Flow:
@@ -65,6 +65,7 @@ class Flow:
                 ro = book.pop(px)
                 m.book.remove(ro)
         if touches:
+            st.grid = (0, 0, 0)  # force a full pass: re-place the levels just taken away
             self._ladder(m, st)
         # takers
         for _ in range(_poisson(rng, float(spec.taker_rate_per_s) * dt_s)):
@@ -89,7 +90,7 @@ class Flow:
         top_bid = (centre - half) // step * step  # levels sit on a fixed grid: a small move
         top_ask = -(-(centre + half) // step) * step  # shifts only the edge levels
         grid = (top_bid, top_ask, step)
-        if grid == st.grid and m.book.seq == st.book_seq:
+        if grid == st.grid and m.book.fills == st.book_fills:
             return
         st.grid = grid
         want_bids = {top_bid - k * step for k in range(self.levels) if top_bid - k * step > 0}
@@ -107,7 +108,7 @@ class Flow:
                 ro = eng.house_limit(m, side, px, lots)
                 if ro is not None:
                     side_orders[px] = ro
-        st.book_seq = m.book.seq
+        st.book_fills = m.book.fills
 
 
 def _poisson(rng: random.Random, lam: float) -> int:

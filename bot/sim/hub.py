@@ -205,6 +205,11 @@ class Hub:
                 self._fan_out(cat, topic, msg)
 
     # ---- EventSink (called by the engine)
+    def wants(self, owner: str) -> bool:
+        """Is any authenticated private connection of this account subscribed to something?"""
+        return any(c.stream == "private" and c.account is not None and c.account.api_key == owner and c.topics
+                   for c in self._conns)
+
     def trades(self, market: Market, trades: list[dict[str, Any]]) -> None:
         topic = f"publicTrade.{market.symbol}"
         if self.public_subs.get((market.category, topic)):

@@ -40,7 +40,7 @@ class Match:
 class Book:
     """One symbol's book. Bids and asks: price -> FIFO of resting orders, plus level sizes."""
 
-    __slots__ = ("_ask_px", "_bid_px", "_prio", "ask_size", "asks", "bid_size", "bids", "seq")
+    __slots__ = ("_ask_px", "_bid_px", "_prio", "ask_size", "asks", "bid_size", "bids", "fills", "seq")
 
     def __init__(self) -> None:
         self._bid_px: list[int] = []  # ascending; best bid is last
@@ -51,6 +51,7 @@ class Book:
         self.ask_size: dict[int, int] = {}
         self._prio = 0
         self.seq = 0  # bumped on every change: the cross sequence of public messages
+        self.fills = 0  # bumped by every match that filled something
 
     # ---- queries
     def best_bid(self) -> int | None:
@@ -178,4 +179,5 @@ class Book:
                     prices.pop()
         if out:
             self.seq += 1
+            self.fills += 1
         return out

@@ -204,7 +204,7 @@ class SimServer:
 
     @property
     def received_orders(self) -> list[dict[str, Any]]:
-        return self.stats.orders_received
+        return list(self.stats.orders_received)
 
     # ---- market control
     def market(self, symbol: str, category: str | None = None) -> Market:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -24,7 +24,8 @@ class SimStats:
     messages_sent_by_stream: Counter[str] = field(default_factory=Counter)
     messages_sent: int = 0
     ws_messages_received: int = 0
-    orders_received: list[dict[str, Any]] = field(default_factory=list)  # raw create params, REST and WS
+    # raw create params as received (REST, WS trade, batch items); the newest 10,000
+    orders_received: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
     auth_failures: Counter[int] = field(default_factory=Counter)  # retCode -> count
 
     def attempt(self, stream: str, ts: float, path: str, refused: bool) -> None:
