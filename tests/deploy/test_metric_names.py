@@ -3,38 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
-from conftest import DASHBOARD_FILES, TARGET_LABELS, MetricContract, alert_rules, promql_refs
-
-from bot.common import json_io
-
-
-def dashboard_exprs() -> list[tuple[str, str]]:
-    """(where, PromQL) for every panel target and every query variable of every dashboard."""
-    out: list[tuple[str, str]] = []
-
-    def walk(panels: list[dict[str, Any]], name: str) -> None:
-        for panel in panels:
-            for target in panel.get("targets", []):
-                out.append((f"{name}: {panel.get('title')}", target["expr"]))
-            walk(panel.get("panels", []), name)
-
-    for path in DASHBOARD_FILES:
-        doc = json_io.loads(path.read_bytes())
-        walk(doc["panels"], path.name)
-        for var in doc.get("templating", {}).get("list", []):
-            if var.get("type") == "query":
-                query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
-                m = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", query.strip())
-                assert m, f"{path.name}: variable {var['name']}: only label_values(selector, label) is checked"
-                out.append((f"{path.name}: ${var['name']}", f"{m.group(1)}  # label {m.group(2)}"))
-    return out
-
-
-def all_exprs() -> list[tuple[str, str]]:
-    return [(f"rule {r['alert']}", str(r["expr"])) for r in alert_rules()] + dashboard_exprs()
+from conftest import TARGET_LABELS, MetricContract, all_exprs, promql_refs
 
 
 def _check(where: str, expr: str, contract: MetricContract) -> list[str]:
