@@ -105,9 +105,9 @@ class Flow:
         for side, side_orders, want, rev in (("Buy", st.bids, want_bids, True), ("Sell", st.asks, want_asks, False)):
             for px in sorted(want - side_orders.keys(), reverse=rev):
                 lots = max(1, int(base_lots * (0.5 + st.rng.random())))
-                ro = eng.house_limit(m, side, px, lots)
-                if ro is not None:
-                    side_orders[px] = ro
+                placed = eng.house_limit(m, side, px, lots)
+                if placed is not None:
+                    side_orders[px] = placed
         st.book_fills = m.book.fills
 
 

@@ -19,7 +19,7 @@ def instruments(engine: Engine, p: dict[str, Any]) -> dict[str, Any]:
     cat = p.get("category")
     if cat not in ("linear", "spot", "inverse", "option"):
         raise OrderError(10001, "Illegal category")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in engine.markets.values():
         if m.category != cat or (p.get("symbol") and p["symbol"] != m.symbol):
             continue

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot.sim.accounts import AccountState, Position
 from bot.sim.engine import Engine, OrderError
-from bot.sim.orders import SimOrder, order_wire
+from bot.sim.orders import Execution, SimOrder, order_wire
 
 __all__ = ["executions", "fee_rate", "open_orders", "order_history", "positions", "wallet_balance"]
 
@@ -96,9 +97,10 @@ def executions(engine: Engine, acct: AccountState, p: dict[str, Any]) -> dict[st
     """GET /v5/execution/list, newest first."""
     cat = _category(p)
     rows = [e for e in acct.executions if e.order.category == cat]
-    for key, get in (("symbol", lambda e: e.order.symbol), ("orderId", lambda e: e.order.order_id),
-                     ("orderLinkId", lambda e: e.order.order_link_id),
-                     ("baseCoin", lambda e: e.order.inst.base_coin)):
+    getters: dict[str, Callable[[Execution], str]] = {
+        "symbol": lambda e: e.order.symbol, "orderId": lambda e: e.order.order_id,
+        "orderLinkId": lambda e: e.order.order_link_id, "baseCoin": lambda e: e.order.inst.base_coin}
+    for key, get in getters.items():
         if p.get(key):
             rows = [e for e in rows if get(e) == p[key]]
     if p.get("execType") and p["execType"] != "Trade":
