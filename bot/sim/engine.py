@@ -156,6 +156,18 @@ class Engine:
         if o.owner != HOUSE and self.sink.wants(o.owner):
             self.emit(o.owner, "order", o.category, order_wire(o))
 
+    def touch_position(self, acct: AccountState, category: str, symbol: str) -> None:
+        """Bybit pushes `position` on every create/amend/cancel, changed or not (derivatives only)."""
+        if category not in ("linear", "inverse") or not self.sink.wants(acct.api_key):
+            return
+        if any(k[0] == acct.api_key and k[1] == "position" for k in self._pending):
+            return  # a fill already queued the fresh position
+        m = self.markets.get((category, symbol))
+        if m is None:
+            return
+        pos = acct.positions.get(symbol) or Position(symbol=symbol)
+        self.emit(acct.api_key, "position", category, pos.wire(category, m.fair, ws=True))
+
     # ---- matching and fills
     def next_order_seq(self) -> int:
         self._order_seq += 1

@@ -32,6 +32,7 @@ class Faults:
     server: SimServer
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     refuse_until: dict[str | None, float] = field(default_factory=dict)
+    refuse_mode: str = "http503"
     stalled_until: dict[str | None, float] = field(default_factory=dict)
     rest_error_queue: list[_RestError] = field(default_factory=list)
     rest_delay_s: float = 0.0
@@ -53,10 +54,14 @@ class Faults:
         log.info("sim_fault_drop_ws stream=%s dropped=%d", stream, len(picked))
         return len(picked)
 
-    def refuse_connections(self, seconds: float, stream: str | None = None) -> None:
-        """Refuse new WS handshakes (HTTP 503) for a while; attempts are still counted."""
+    def refuse_connections(self, seconds: float, stream: str | None = None, mode: str = "http503") -> None:
+        """Refuse new WS handshakes for a while (mode "http503": answer 503; "reset": drop the TCP
+        connection before any reply); attempts are still counted."""
         _check_stream(stream)
+        if mode not in ("http503", "reset"):
+            raise ValueError("mode must be 'http503' or 'reset'")
         self.refuse_until[stream] = time.monotonic() + seconds
+        self.refuse_mode = mode
 
     def is_refused(self, stream: str) -> bool:
         now = time.monotonic()

@@ -79,7 +79,9 @@ def _find(engine: Engine, acct: AccountState, m: Market, p: dict[str, Any], verb
 def create_order(engine: Engine, acct: AccountState, p: dict[str, Any]) -> dict[str, str]:
     """POST /v5/order/create. Accepted means accepted, not resting: the order topic tells the rest."""
     try:
-        return _create(engine, acct, p)
+        out = _create(engine, acct, p)
+        engine.touch_position(acct, str(p.get("category")), str(p.get("symbol")))
+        return out
     finally:
         engine.flush()
 
@@ -90,6 +92,10 @@ def _create(engine: Engine, acct: AccountState, p: dict[str, Any]) -> dict[str, 
     side = p.get("side")
     if side not in ("Buy", "Sell"):
         raise OrderError(10001, "params error: side invalid")
+    for unsupported in ("triggerPrice", "takeProfit", "stopLoss"):
+        if p.get(unsupported) not in (None, "", "0"):
+            # conditional and TP/SL orders are outside the emulator's scope: refuse loudly, never ignore
+            raise OrderError(10001, f"params error: {unsupported} is not supported by the emulator")
     otype = p.get("orderType")
     if otype not in ("Limit", "Market"):
         raise OrderError(10001, "params error: orderType invalid")
@@ -208,6 +214,7 @@ def amend_order(engine: Engine, acct: AccountState, p: dict[str, Any]) -> dict[s
                 o.resting = None
             o.qty, o.price = new_qty, new_price
             _place(engine, m, o)
+        engine.touch_position(acct, m.category, m.symbol)
         return {"orderId": o.order_id, "orderLinkId": o.order_link_id}
     finally:
         engine.flush()
@@ -219,6 +226,7 @@ def cancel_order(engine: Engine, acct: AccountState, p: dict[str, Any]) -> dict[
         o = _find(engine, acct, m, p, "cancel")
         status = "PartiallyFilledCanceled" if (m.category == "spot" and o.filled) else "Cancelled"
         engine.finish(o, status, cancel_type="CancelByUser")
+        engine.touch_position(acct, m.category, m.symbol)
         return {"orderId": o.order_id, "orderLinkId": o.order_link_id}
     finally:
         engine.flush()

@@ -45,6 +45,8 @@ def _max_active(request: web.Request, default: float) -> float:
 async def _open(sim: SimServer, request: web.Request, stream: str, category: str) -> Connection | web.StreamResponse:
     sim.stats.attempt(stream, time.monotonic(), request.path, sim.faults.is_refused(stream))
     if sim.faults.is_refused(stream):
+        if sim.faults.refuse_mode == "reset" and request.transport is not None:
+            request.transport.abort()
         return web.Response(status=503, text="service unavailable")
     ws = web.WebSocketResponse(max_msg_size=sim.cfg.max_frame_bytes, compress=False, autoping=True)
     await ws.prepare(request)
