@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import PROM, RULE_FILES, RULE_TEST_FILES, RUNBOOKS, alert_rules, load_yaml
+from deploy_support import PROM, RULE_FILES, RULE_TEST_FILES, RUNBOOKS, alert_rules, load_yaml
 
 SEVERITIES = {"critical", "warning"}
 # absent() has no meaningful value to quote (it is always 1).

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import COMPOSE_FILES, DEPLOY, PROM, load_yaml
+from deploy_support import COMPOSE_FILES, DEPLOY, PROM, load_yaml
 
 from bot.config.secrets import SECRET_NAMES
 

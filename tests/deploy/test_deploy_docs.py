@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEPLOY, ROOT
+from deploy_support import DEPLOY, ROOT
 
 from bot.config.base import AppConfig
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from conftest import DEPLOY, ROOT
+from deploy_support import DEPLOY, ROOT
 
 from bot.common import json_io
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import DASHBOARD_FILES, DEPLOY, load_yaml, promql_refs
+from deploy_support import DASHBOARD_FILES, DEPLOY, load_yaml, promql_refs
 
 from bot.common import json_io
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import TARGET_LABELS, MetricContract, all_exprs, promql_refs
+from deploy_support import TARGET_LABELS, MetricContract, all_exprs, promql_refs
 
 
 def _check(where: str, expr: str, contract: MetricContract) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import DEPLOY, ROOT, all_exprs, promql_refs
+from deploy_support import DEPLOY, ROOT, all_exprs, promql_refs
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.common import json_io
