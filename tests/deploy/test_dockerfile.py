@@ -56,7 +56,8 @@ def test_runtime_runs_as_non_root() -> None:
 def test_entrypoint_is_mmctl_run_under_tini_with_sigterm() -> None:
     stage = dict(final_stage())
     entry = json_io.loads(stage["ENTRYPOINT"])
-    assert entry[0] == "tini" and entry[-2:] == ["mmctl", "run"], entry
+    assert entry[:3] == ["tini", "--", "mmctl"] and entry[-1] == "run", entry
+    assert all(arg.startswith("--") or arg == "json" for arg in entry[3:-1]), "only global options before run"
     assert stage["STOPSIGNAL"] == "SIGTERM"
     assert any(w == "RUN" and "install" in a and "tini" in a for w, a in final_stage())
 
