@@ -50,7 +50,7 @@ class Connection:
         self.last_activity = time.monotonic()
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.closed = False
-        self.req_ids: set[str] = set()
+        self.req_ids: dict[str, None] = {}  # trade reqIds seen (newest 10,000), for 20006
         self._msg_ids = itertools.count(1)
         self.writer: asyncio.Task[None] | None = None
 

@@ -10,7 +10,7 @@ from bot.sim.accounts import AccountState
 from bot.sim.engine import Engine, Market, OrderError
 from bot.sim.orders import SimOrder
 
-__all__ = ["amend_order", "cancel_all", "cancel_order", "create_order", "run_batch"]
+__all__ = ["amend_order", "batch_items", "cancel_all", "cancel_order", "create_order", "run_batch"]
 
 _LINK_RE = re.compile(r"^[0-9A-Za-z_-]{1,36}$")
 _TIFS = ("GTC", "IOC", "FOK", "PostOnly")
@@ -268,6 +268,12 @@ def cancel_all(engine: Engine, acct: AccountState, p: dict[str, Any], *, cancel_
         return {"list": [{"orderId": o.order_id, "orderLinkId": o.order_link_id} for o in picked], "success": "1"}
     finally:
         engine.flush()
+
+
+def batch_items(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The well-formed items of a batch body's `request` list (for the received-orders log)."""
+    items = p.get("request")
+    return [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
 
 
 _BATCH_OPS = {"create": create_order, "amend": amend_order, "cancel": cancel_order}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -16,12 +17,14 @@ from bot.sim.accounts import AccountState
 from bot.sim.appkey import SIM_KEY
 from bot.sim.auth import AuthFailure, check_rest
 from bot.sim.engine import Engine, OrderError
+from bot.sim.orderops import batch_items as _items
 
 if TYPE_CHECKING:
     from bot.sim.server import SimServer
 
 __all__ = ["ROUTES", "handle_rest"]
 
+log = logging.getLogger(__name__)
 Handler = Callable[["SimServer", AccountState | None, dict[str, Any]], Any]
 
 
@@ -145,6 +148,16 @@ def _envelope(sim: SimServer, code: int, msg: str, result: Any, ext: Any = None,
 
 async def handle_rest(request: web.Request) -> web.StreamResponse:
     sim: SimServer = request.app[SIM_KEY]
+    try:
+        return await _handle(sim, request)
+    except web.HTTPException:
+        raise
+    except Exception:  # an emulator bug must look like a venue hiccup, not a dropped connection
+        log.exception("sim_rest_handler_failed path=%s", request.path)
+        return _envelope(sim, 10016, "Server error.", None)
+
+
+async def _handle(sim: SimServer, request: web.Request) -> web.StreamResponse:
     path = request.path
     sim.stats.requests_per_endpoint[path] += 1
     ip = request.remote or "?"
@@ -197,7 +210,7 @@ async def handle_rest(request: web.Request) -> web.StreamResponse:
         if batch_kind:
             assert acct is not None
             if batch_kind == "create":
-                sim.stats.orders_received.extend(x for x in params.get("request") or [] if isinstance(x, dict))
+                sim.stats.orders_received.extend(_items(params))
             results, ext = orderops.run_batch(sim.engine, acct, batch_kind, params, allowed=allowed)
             return _envelope(sim, 0, "OK", {"list": results}, {"list": ext}, headers)
         if path == "/v5/order/create":

@@ -18,6 +18,7 @@ from bot.sim.engine import OrderError
 from bot.sim.hub import DCP_PRODUCTS, Connection
 from bot.sim.market import BOOK_DEPTHS
 from bot.sim.orderops import amend_order, cancel_order, create_order, run_batch
+from bot.sim.orderops import batch_items as _items
 
 if TYPE_CHECKING:
     from bot.sim.server import SimServer
@@ -294,7 +295,7 @@ def _trade_msg(sim: SimServer, conn: Connection, raw: str) -> None:
         del out["data"], out["retExtInfo"]
         conn.send(out)
         return
-    if op not in _TRADE_OPS:
+    if not isinstance(op, str) or op not in _TRADE_OPS:
         conn.send(_trade_reply(conn, req_id, str(op or ""), 10404, f"op {op} not found"))
         return
     if conn.account is None:
@@ -307,7 +308,9 @@ def _trade_msg(sim: SimServer, conn: Connection, raw: str) -> None:
         if req_id in conn.req_ids:
             conn.send(_trade_reply(conn, req_id, op, 20006, "reqId is duplicated"))
             return
-        conn.req_ids.add(req_id)
+        conn.req_ids[req_id] = None
+        if len(conn.req_ids) > 10_000:
+            del conn.req_ids[next(iter(conn.req_ids))]
     hdr = req.get("header")
     if not isinstance(hdr, dict) or hdr.get("X-BAPI-TIMESTAMP") in (None, ""):
         conn.send(_trade_reply(conn, req_id, op, 10001, "params error: header X-BAPI-TIMESTAMP is required"))
@@ -336,7 +339,7 @@ def _trade_msg(sim: SimServer, conn: Connection, raw: str) -> None:
     try:
         if batch_kind:
             if batch_kind == "create":
-                sim.stats.orders_received.extend(x for x in item.get("request") or [] if isinstance(x, dict))
+                sim.stats.orders_received.extend(_items(item))
             results, ext = run_batch(sim.engine, acct, batch_kind, item,
                                      allowed=decision.allowed if decision else None)
             conn.send(_trade_reply(conn, req_id, op, 0, "OK", {"list": results}, {"list": ext}, header))
