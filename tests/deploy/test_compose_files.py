@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,11 +175,24 @@ def test_swarm_shards_do_not_overlap_and_are_all_scraped() -> None:
     assert names == {f"tasks.{name}" for name in bots}
 
 
+@pytest.fixture
+def restore_redactor() -> Iterator[None]:
+    """load_config registers the secrets it loads with the process-wide log redactor: undo that."""
+    from bot.observability import logging as bot_logging
+
+    saved = list(bot_logging._REDACTOR._secrets)
+    try:
+        yield
+    finally:
+        bot_logging._REDACTOR.set_secrets(saved)
+
+
 def _secret_files(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
     out = dict(env)
     for secret in SECRET_NAMES:
         fake = tmp_path / secret.lower()
-        fake.write_text(f"fake-{secret.lower()}-value\n", encoding="utf-8")
+        # Random values: pieces of a word like "bybit_api_key" would be masked in later tests' logs.
+        fake.write_text(f"{secrets.token_hex(16)}\n", encoding="utf-8")
         fake.chmod(0o600)
         out[f"{secret}_FILE"] = str(fake)
     return out
@@ -193,6 +208,7 @@ def dockerfile_env() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
+@pytest.mark.usefixtures("restore_redactor")
 def test_bot_environment_loads_with_the_real_config_loader(path: Path, tmp_path: Path) -> None:
     """Every MM_* variable in the image and the compose file is a real config key with a valid value."""
     from bot.config import load_config
