@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from bot.exchange.base import AmendRequest, CancelRequest, ExchangeClient, Order
 from bot.observability.logging import get_logger
 from bot.observability.metrics import Metrics
 from bot.risk.guards import RiskGuards
+from bot.runtime.tasks import LatencyStats
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.orders import ActionKind, Batch, OrderAction
 
@@ -24,11 +26,56 @@ class OrderSender:
     """Never resends a write whose outcome is unknown: the order stays in flight in the order
     manager until an order update or the stale sweep's `order_by_link_id` read resolves it."""
 
-    def __init__(self, client: ExchangeClient, om: OrderManager, risk: RiskGuards, metrics: Metrics) -> None:
+    def __init__(self, client: ExchangeClient, om: OrderManager, risk: RiskGuards, metrics: Metrics,
+                 latency: LatencyStats) -> None:
         self.client = client
         self.om = om
         self.risk = risk
         self.metrics = metrics
+        self.latency = latency
+        self.inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tg: asyncio.TaskGroup | None = None
+
+    async def run(self) -> None:
+        """Owns the write tasks (one TaskGroup): the quote loop hands batches over and moves on to
+        the next book update instead of waiting for each REST round trip."""
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self._tg = None
+
+    def submit(self, b: Batch, *, tick_ns: int | None) -> None:
+        """Queue one batch for sending now; `tick_ns` = arrival of the book update that caused it."""
+        if self._tg is None:
+            raise RuntimeError("order sender is not running")
+        self.inflight += 1
+        self._idle.clear()
+        self._tg.create_task(self._send_tracked(b, tick_ns))
+
+    async def idle(self, timeout_s: float) -> bool:
+        """Wait until no write is in flight; False on timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _send_tracked(self, b: Batch, tick_ns: int | None) -> None:
+        try:
+            if tick_ns is not None:
+                # tick-to-order: book update in -> this order request going out.
+                lat = time.monotonic_ns() - tick_ns
+                self.latency.add(lat)
+                self.metrics.tick_to_order.labels(b.actions[0].symbol).observe(lat / 1e9)
+            await self.send(b)
+        finally:
+            self.inflight -= 1
+            if self.inflight == 0:
+                self._idle.set()
 
     async def _write(self, b: Batch) -> list[OrderResult]:
         acts = b.actions

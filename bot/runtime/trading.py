@@ -124,7 +124,7 @@ class Trader:
                                batch_max_items=self.cfg.portfolio.throttle.batch_max_items,
                                tolerance_ticks=self.cfg.strategy.requote_tolerance_ticks,
                                post_only_backoff_ticks=self.cfg.strategy.post_only_backoff_ticks)
-        self.sender = OrderSender(client, self.om, self.risk, self.metrics)
+        self.sender = OrderSender(client, self.om, self.risk, self.metrics, self.latency)
         rep = await reconcile.reconcile_on_start(
             client, self.ledger, symbols, prefix=self.cfg.order_link_prefix, adopt=self.cfg.adopt_orders_on_start,
             dcp_window_s=self.cfg.exchange.dcp_window_s if venue.supports_dcp else None)
@@ -156,7 +156,9 @@ class Trader:
 
     def task_specs(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         assert self._public is not None and self._private is not None
-        return [("public_stream", self._public.run), ("private_stream", self._private.run),
+        assert self.sender is not None
+        return [("order_writes", self.sender.run),
+                ("public_stream", self._public.run), ("private_stream", self._private.run),
                 ("public_events", self._consume_public), ("private_events", self._consume_private),
                 ("stale_guard", lambda: every(0.1, self._stale_sweep, name="stale_guard")),
                 ("portfolio", lambda: every(1.0, self._portfolio_tick, name="portfolio"))]
@@ -172,8 +174,8 @@ class Trader:
 
     async def stop_quoting(self) -> None:
         self.set_quoting(False, "stopping")
-        async with self._lock:  # waits for a cycle in flight to finish sending
-            pass
+        if self.sender is not None:
+            await self.sender.idle(2.0)  # let writes in flight land, so cancel-all sees them
 
     async def cancel_all(self, *, verify: bool) -> int:
         """Cancel every order of ours; with `verify`, re-read until none is open. Returns how many are left."""
@@ -185,6 +187,8 @@ class Trader:
             if not verify:  # the fast exit: one cancel-all per symbol, at once
                 await asyncio.gather(*(client.cancel_all(s) for s in symbols), return_exceptions=True)
                 return len(self.om.live()) if self.om else 0
+            if self.sender is not None:
+                await self.sender.idle(2.0)
             _, left = await reconcile.cancel_ours(client, symbols, self.cfg.order_link_prefix)
             if self.om is not None and left == 0:
                 for o in self.om.live():
@@ -230,40 +234,55 @@ class Trader:
     # ---- public stream: the hot path ---------------------------------------------------------------
     async def _consume_public(self) -> None:
         assert self._public is not None
-        async for ev in self._public:
-            if isinstance(ev, BookUpdate):
-                await self._on_book(ev)
-            elif isinstance(ev, StreamState):
-                await self._on_stream_state(ev)
-            elif self.recorder is not None:
-                self.recorder.record(type(ev).__name__.lower(), account.plain(ev))
+        # Drain what is already queued, apply every book update, then quote each touched symbol
+        # once on its newest state: a backlog never turns into a backlog of stale quotes.
+        queue = getattr(self._public, "queue", None)
+        drain = getattr(queue, "get_nowait", None)
+        async for first in self._public:
+            batch = [first]
+            while drain is not None and len(batch) < 256 and (nxt := drain()) is not None:
+                batch.append(nxt)
+            touched: dict[Symbol, int] = {}
+            for ev in batch:
+                if isinstance(ev, BookUpdate):
+                    if self._apply_book(ev):
+                        touched[ev.symbol] = ev.ts_recv_ns
+                elif isinstance(ev, StreamState):
+                    await self._on_stream_state(ev)
+                elif self.recorder is not None:
+                    self.recorder.record(type(ev).__name__.lower(), account.plain(ev))
+            for sym, tick_ns in touched.items():
+                await self._cycle(sym, tick_ns)
+            if self.recorder is not None:
+                now = time.time_ns()
+                for ev in batch:
+                    if isinstance(ev, BookUpdate):
+                        self.recorder.record("book", ev.raw, ts_ns=now)
 
-    async def _on_book(self, ev: BookUpdate) -> None:
+    def _apply_book(self, ev: BookUpdate) -> bool:
+        """Feed the raw message to the Rust book; True when the symbol should re-quote."""
         st = self.syms.get(ev.symbol)
         if st is None:
-            return
+            return False
         try:
             bid_t, _bl, ask_t, _al, _u, resync = st.book.apply_message(ev.raw)
         except BookError as exc:
             log.warning("book_rejected", symbol=ev.symbol, error=str(exc))
-            resync = True
-            bid_t = ask_t = None
+            resync, bid_t, ask_t = True, None, None
         if resync:
             if st.trusted:
                 log.warning("book_resync", symbol=ev.symbol, reason=str(st.book.resync_reason))
             st.trusted = False
             assert self._public is not None
             self._public.request_resync(ev.symbol)
-        else:
-            if ev.is_snapshot and not st.trusted:
-                st.trusted = True
-                log.info("book_trusted", symbol=ev.symbol)
-            st.book_ts_ns = ev.ts_recv_ns
-            if bid_t is not None and ask_t is not None:
-                st.vol.update(bid_t, ask_t)
-        await self._cycle(ev.symbol, ev.ts_recv_ns)
-        if self.recorder is not None:
-            self.recorder.record("book", ev.raw, ts_ns=time.time_ns())
+            return True  # re-quote: pulls this symbol's orders while the book is untrusted
+        if ev.is_snapshot and not st.trusted:
+            st.trusted = True
+            log.info("book_trusted", symbol=ev.symbol)
+        st.book_ts_ns = ev.ts_recv_ns
+        if bid_t is not None and ask_t is not None:
+            st.vol.update(bid_t, ask_t)
+        return True
 
     def _quotes(self, sym: Symbol, st: SymbolState, now_ns: int) -> Quotes:
         """`now_ns` is wall-clock (the guards derive the UTC day from it); the book's age comes
@@ -316,17 +335,12 @@ class Trader:
             if not granted.send:
                 return
             mono = time.monotonic_ns()
-            for b in granted.send:
+            for i, b in enumerate(granted.send):
                 om.submitted(b.actions, now_ns=mono)
-            if tick_ns is not None:
-                # tick-to-order: book update in -> first order request out (the write starts next).
-                lat = time.monotonic_ns() - tick_ns
-                self.latency.add(lat)
-                self.metrics.tick_to_order.labels(sym).observe(lat / 1e9)
+                sender.submit(b, tick_ns=tick_ns if i == 0 else None)
             if q.bids or q.asks:
                 self._on_first_quote()
             self.orders_sent += sum(len(b.actions) for b in granted.send)
-            await asyncio.gather(*(sender.send(b) for b in granted.send))
 
     async def _on_stream_state(self, ev: StreamState) -> None:
         kind = str(ev.stream)
