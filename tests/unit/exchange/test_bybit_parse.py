@@ -196,3 +196,24 @@ def test_instruments_linear_and_spot() -> None:
     assert s.qty_step == Decimal("0.000001") and s.max_qty == 83 and s.min_notional == 5
     env = parse_envelope(json_io.dumps({"retCode": 0, "retMsg": "OK", "result": {"list": [lin]}, "time": 1}))
     assert result_list(env) == [lin]
+
+
+def test_ticker_deltas_merge_into_full_state() -> None:
+    from bot.exchange.bybit.ws import merge_ticker
+
+    snap = Ticker("BTCUSDT", last_price=Decimal(1), bid1_price=Decimal(2), ask1_price=Decimal(3))  # type: ignore[arg-type]
+    delta = Ticker("BTCUSDT", bid1_price=Decimal(5), ts_exchange_ms=9)  # type: ignore[arg-type]
+    merged = merge_ticker(snap, delta)
+    assert (merged.last_price, merged.bid1_price, merged.ask1_price, merged.ts_exchange_ms) == (1, 5, 3, 9)
+    assert merge_ticker(None, delta) is delta
+
+
+def test_query_strings_are_signed_as_sent() -> None:
+    from bot.exchange.bybit.wire import encode_query
+
+    assert encode_query({"category": "linear", "symbol": "BTCUSDT", "cursor": None, "limit": 50,
+                         "openOnly": 1}) == "category=linear&symbol=BTCUSDT&limit=50&openOnly=1"
+    with pytest.raises(ValueError):
+        encode_query({"symbol": "BTC USDT"})
+    with pytest.raises(ValueError):
+        encode_query({"symbol": "A&b=c"})

@@ -1,0 +1,46 @@
+"""A taker fill seen every way the bot reads it: REST executions and positions, private stream events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from bot.domain import OrderLinkId, Side, Symbol, TimeInForce
+from bot.exchange.base import OrderRequest
+from bot.exchange.bybit.client import BybitClient
+from bot.exchange.events import ExchangeEvent, Execution, PositionUpdate, StreamState, StreamStatus
+from bot.sim import SimServer
+
+BTC = Symbol("BTCUSDT")
+Make = Callable[..., BybitClient]
+
+
+async def test_taker_fill_reaches_rest_reads_and_private_stream(sim: SimServer, client_factory: Make) -> None:
+    c = client_factory()
+    stream = c.private_stream()
+    runner = asyncio.ensure_future(stream.run())
+    seen: list[ExchangeEvent] = []
+    since = int(time.time() * 1000) - 60_000
+    try:
+        async with asyncio.timeout(5):
+            while not any(isinstance(e, StreamState) and e.status is StreamStatus.CONNECTED for e in seen):
+                seen.append(await stream.get())
+        price = (sim.fair_price("BTCUSDT") * Decimal("1.05")).quantize(Decimal("0.1"))
+        res = await c.submit(OrderRequest(BTC, Side.BUY, Decimal("0.010"), price, OrderLinkId("mm-take-1"),
+                                          time_in_force=TimeInForce.IOC))
+        assert res.ok
+        async with asyncio.timeout(5):
+            while not (any(isinstance(e, Execution) for e in seen) and any(isinstance(e, PositionUpdate) for e in seen)):
+                seen.append(await stream.get())
+    finally:
+        stream.close()
+        await runner
+    fills = [e for e in seen if isinstance(e, Execution) and e.order_link_id == "mm-take-1"]
+    assert fills and not any(f.is_maker for f in fills) and all(f.fee > 0 for f in fills)
+    assert sum(f.qty for f in fills) == Decimal("0.010")
+    rest_fills = [e for e in await c.executions(since, BTC) if e.order_link_id == "mm-take-1"]
+    assert {f.exec_id for f in rest_fills} == {f.exec_id for f in fills}
+    [pos] = [p for p in await c.positions() if p.symbol == BTC]
+    assert pos.side is Side.BUY and pos.signed_size == Decimal("0.010")
