@@ -32,7 +32,8 @@ async def test_taker_fill_reaches_rest_reads_and_private_stream(sim: SimServer, 
                                           time_in_force=TimeInForce.IOC))
         assert res.ok
         async with asyncio.timeout(5):
-            while not (any(isinstance(e, Execution) for e in seen) and any(isinstance(e, PositionUpdate) for e in seen)):
+            while not (any(isinstance(e, Execution) for e in seen)
+                       and any(isinstance(e, PositionUpdate) for e in seen)):
                 seen.append(await stream.get())
     finally:
         stream.close()
