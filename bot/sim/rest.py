@@ -83,6 +83,18 @@ def _query_api(sim: SimServer, acct: AccountState | None, p: dict[str, Any]) -> 
             "parentUid": "0", "kycLevel": "LEVEL_DEFAULT", "kycRegion": ""}
 
 
+def _coin_info(sim: SimServer, acct: AccountState | None, p: dict[str, Any]) -> Any:
+    """GET /v5/asset/coin/query-info: ccxt calls it while loading markets (fetch_currencies)."""
+    coins = sorted({c for m in sim.engine.markets.values()
+                    for c in (m.spec.instrument.base_coin, m.spec.instrument.quote_coin)})
+    if p.get("coin"):
+        coins = [c for c in coins if c == p["coin"]]
+    return {"rows": [{"name": c, "coin": c, "remainAmount": "1000000", "chains": [{
+        "chainType": c, "confirmation": "1", "withdrawFee": "0", "depositMin": "0", "withdrawMin": "0",
+        "chain": c, "chainDeposit": "1", "chainWithdraw": "1", "minAccuracy": "8",
+        "withdrawPercentageFee": "0", "contractAddress": "", "safeConfirmNumber": "1"}]} for c in coins]}
+
+
 def _set_leverage(sim: SimServer, acct: AccountState | None, p: dict[str, Any]) -> Any:
     assert acct is not None
     m = sim.engine.market(p.get("category"), p.get("symbol"))
@@ -132,6 +144,7 @@ ROUTES: dict[str, tuple[str, bool, Handler]] = {
     "/v5/account/info": ("GET", True, _account_info),
     "/v5/account/query-dcp-info": ("GET", True, _dcp_info),
     "/v5/user/query-api": ("GET", True, _query_api),
+    "/v5/asset/coin/query-info": ("GET", True, _coin_info),
 }
 
 
