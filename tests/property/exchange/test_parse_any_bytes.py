@@ -34,7 +34,7 @@ def _check(raw: bytes) -> None:
     except ParseError:
         return
     assert isinstance(events, list)
-    assert all(isinstance(e, ExchangeEvent) for e in events)  # type: ignore[arg-type, misc]
+    assert all(isinstance(e, ExchangeEvent) for e in events)
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])

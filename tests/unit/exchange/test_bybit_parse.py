@@ -204,7 +204,8 @@ def test_ticker_deltas_merge_into_full_state() -> None:
     snap = Ticker("BTCUSDT", last_price=Decimal(1), bid1_price=Decimal(2), ask1_price=Decimal(3))  # type: ignore[arg-type]
     delta = Ticker("BTCUSDT", bid1_price=Decimal(5), ts_exchange_ms=9)  # type: ignore[arg-type]
     merged = merge_ticker(snap, delta)
-    assert (merged.last_price, merged.bid1_price, merged.ask1_price, merged.ts_exchange_ms) == (1, 5, 3, 9)
+    assert merged.last_price == 1 and merged.bid1_price == 5 and merged.ask1_price == 3
+    assert merged.ts_exchange_ms == 9
     assert merge_ticker(None, delta) is delta
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot.common import json_io
 from bot.domain import Level, Symbol
 from bot.exchange.bybit.parse import parse_ws_message
 from bot.exchange.bybit.streamqueue import BookMirror, EventQueue, check_delta
-from bot.exchange.events import BookUpdate, StreamKind, StreamState, StreamStatus
+from bot.exchange.events import BookUpdate, ExchangeEvent, StreamKind, StreamState, StreamStatus
 
 SYM = Symbol("BTCUSDT")
 
@@ -48,7 +51,7 @@ def test_slow_consumer_gets_one_snapshot_of_latest_state_and_every_private_event
     snap = book(1, [("100", "1"), ("99", "2")], [("101", "1")], snapshot=True)
     m.apply(snap)
     q.put_book(snap, m)
-    states = []
+    states: list[ExchangeEvent] = []
     for u in range(2, 200):
         ev = book(u, [("100", "0"), (str(90 + u % 5), str(u))], [("101", str(u))])
         m.apply(ev)
@@ -56,9 +59,9 @@ def test_slow_consumer_gets_one_snapshot_of_latest_state_and_every_private_event
         st = StreamState(StreamKind.PRIVATE, StreamStatus.CONNECTED, attempt=u)
         states.append(st)
         q.put(st)
-    got = []
-    while (ev := q.get_nowait()) is not None:
-        got.append(ev)
+    got: list[ExchangeEvent] = []
+    while (out := q.get_nowait()) is not None:
+        got.append(out)
     books = [e for e in got if isinstance(e, BookUpdate)]
     assert [e for e in got if isinstance(e, StreamState)] == states  # never dropped, in order
     assert len(books) < 10 and q.coalesced_total == 1
@@ -98,3 +101,56 @@ async def test_get_waits_for_put() -> None:
     st = StreamState(StreamKind.PUBLIC, StreamStatus.CONNECTED)
     q.put(st)
     assert await asyncio.wait_for(waiter, 1) is st
+
+
+level = st.tuples(st.integers(95, 105).map(str), st.sampled_from(["0", "1", "2.5", "7"]))
+step = st.one_of(st.tuples(st.just("delta"), st.lists(level, max_size=3), st.lists(level, max_size=3)),
+                 st.tuples(st.just("pull"), st.integers(0, 5), st.just([])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(step, max_size=80), backlog=st.integers(1, 6))
+def test_whatever_the_consumer_pace_the_consumed_book_equals_the_latest_state(
+        steps: list[tuple[str, object, object]], backlog: int) -> None:
+    q, m = EventQueue(book_backlog=backlog), BookMirror(SYM, 50)
+    snap = book(1, [("90", "1")], [("110", "1")], snapshot=True)
+    m.apply(snap)
+    q.put_book(snap, m)
+    ref_b: dict[Decimal, Decimal] = {}
+    ref_a: dict[Decimal, Decimal] = {}
+    last_u = 0
+
+    def consume(n: int) -> None:
+        nonlocal last_u
+        for _ in range(n):
+            ev = q.get_nowait()
+            if ev is None:
+                return
+            assert isinstance(ev, BookUpdate)
+            if ev.is_snapshot:
+                ref_b.clear()
+                ref_a.clear()
+            else:
+                assert ev.update_id == last_u + 1  # a consumer never sees a gap
+            for ref, levels in ((ref_b, ev.bids), (ref_a, ev.asks)):
+                for lv in levels:
+                    if lv.size:
+                        ref[lv.price] = lv.size
+                    else:
+                        ref.pop(lv.price, None)
+            last_u = ev.update_id
+
+    u = 1
+    for kind, a, b in steps:
+        if kind == "pull":
+            consume(a)  # type: ignore[arg-type]
+            continue
+        u += 1
+        bids = [x for x in a if int(x[0]) < 100]  # type: ignore[attr-defined]
+        asks = [x for x in b if int(x[0]) > 100]  # type: ignore[attr-defined]
+        ev = book(u, bids, asks)
+        m.apply(ev)
+        q.put_book(ev, m)
+    consume(10**6)
+    assert last_u == u == m.update_id
+    assert ref_b == m.bids and ref_a == m.asks
