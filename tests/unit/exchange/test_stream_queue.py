@@ -106,7 +106,7 @@ async def test_get_waits_for_put() -> None:
 level = st.tuples(st.integers(95, 105).map(str), st.sampled_from(["0", "1", "2.5", "7"]))
 step: st.SearchStrategy[tuple[str, object, object]] = st.one_of(
     st.tuples(st.just("delta"), st.lists(level, max_size=3), st.lists(level, max_size=3)),
-                 st.tuples(st.just("pull"), st.integers(0, 5), st.just([])))
+    st.tuples(st.just("pull"), st.integers(0, 5), st.just([])))
 
 
 @settings(max_examples=200, deadline=None)
