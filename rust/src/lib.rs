@@ -39,6 +39,7 @@ pub mod book;
 pub mod error;
 pub mod grid;
 pub mod json;
+mod swar;
 
 #[cfg(feature = "python")]
 mod python;

@@ -206,3 +206,27 @@ proptest! {
         let _ = (book.tick().format(i64::MAX), book.lot().format(i64::MAX));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// The message reader's fast paths (SWAR and byte loop) agree with the plain converter
+    /// on every price/size text: same units, or both refuse.
+    #[test]
+    fn message_reader_converts_exactly_like_the_grid(
+        p in "[0-9.]{0,20}|[0-9.eE+ -]{0,12}",
+        s in "[0-9.]{0,20}|[0-9.eE+ -]{0,12}",
+        tick in prop::sample::select(vec!["0.1", "0.01", "0.5", "1", "0.25", "0.00001"]),
+        tail in prop::sample::select(vec!["", ",[\"1\",\"1\"]", ",[\"2.5\",\"0\"],[\"3\",\"4\"]"]),
+    ) {
+        let book = Book::from_steps(tick, "0.001", 0).expect("grid");
+        let raw = format!(r#"{{"type":"delta","data":{{"b":[["{p}","{s}"]{tail}],"a":[],"u":2}}}}"#);
+        let (mut bids, mut asks) = (Vec::new(), Vec::new());
+        let got = _native::json::parse_message(raw.as_bytes(), &book, &mut bids, &mut asks).map(|_| bids[0]);
+        let want = book.convert_level(_native::Side::Bid, 0, p.as_bytes(), s.as_bytes());
+        prop_assert_eq!(got.is_ok(), want.is_ok(), "{} -> {:?} vs {:?}", raw, got, want);
+        if let (Ok(g), Ok(w)) = (got, want) {
+            prop_assert_eq!(g, w);
+        }
+    }
+}

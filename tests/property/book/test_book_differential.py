@@ -13,7 +13,7 @@ from bot.book.reference import ReferenceBook
 from bot.errors import BookError
 
 GRIDS = [("0.1", "0.001"), ("0.5", "1"), ("0.25", "0.01")]
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _fmt(units: int, step: str, pad: int) -> str:
@@ -72,7 +72,7 @@ def scenarios(draw: st.DrawFn) -> tuple[str, str, int, list[tuple[str, Any, Any,
             b, a = draw(ordered_snapshot(tick, lot))
             ops.append(("snapshot", b, a, u))
         elif kind == 2:
-            ops.append(("snapshot", draw(sides(tick, lot, False)), draw(sides(tick, lot, False)), u))
+            ops.append(("snapshot", draw(sides(tick, lot, True)), draw(sides(tick, lot, True)), u))
         else:
             # bids below asks except near 200, so most deltas apply and some cross
             ops.append(("delta", draw(sides(tick, lot, True, 180, 201)), draw(sides(tick, lot, True, 200, 220)), u))
