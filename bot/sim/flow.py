@@ -79,6 +79,10 @@ class Flow:
         limit = self.engine.round_price(m, m.fair * band)
         self.engine.house_take(m, side, lots, max(1, limit))
 
+    def refresh(self, m: Market) -> None:
+        """Re-centre one market's house ladder on its fair price now (after set_fair_price)."""
+        self._ladder(m, self.states[m.spec.key])
+
     def _ladder(self, m: Market, st: _State) -> None:
         """Keep the house ladder on its target prices: drop stale levels, place missing ones."""
         eng = self.engine

@@ -221,7 +221,7 @@ class SimServer:
         m = self.market(symbol, category)
         self.engine.set_fair(m, Decimal(str(price)))
         if self.flow is not None:
-            self.flow._ladder(m, self.flow.states[m.spec.key])
+            self.flow.refresh(m)
             self.hub.publish()
 
     def jump(self, symbol: str, pct: Decimal | str | float, category: str | None = None) -> Decimal:

@@ -187,3 +187,50 @@ def test_spot_fee_coin_rules() -> None:
     assert spot_fee_coin("Buy", True, Decimal("-0.00005"), "BTC", "USDT") == "USDT"
     assert spot_fee_coin("Sell", True, Decimal("-0.00005"), "BTC", "USDT") == "BTC"
     assert spot_fee_coin("Buy", True, Decimal("0.0002"), "BTC", "USDT") == "BTC"
+
+
+spot_ops = st.lists(
+    st.tuples(st.integers(0, 1), st.sampled_from(["Buy", "Sell"]), st.integers(-12, 12), st.integers(1, 30),
+              st.sampled_from(["GTC", "IOC", "PostOnly", "Market"])),
+    max_size=40,
+)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(spot_ops)
+def test_spot_balances_move_by_fills_and_fees_in_the_right_coin(ops: list[tuple[Any, ...]]) -> None:
+    cfg = SimConfig(symbols=("BTCUSDT@spot",), rate_limits=False)
+    clock = iter(range(1_700_000_000_000, 1_800_000_000_000))
+    eng = Engine(cfg, lambda: next(clock))
+    accts = [eng.add_account(SimAccount(api_key=f"k{i}", api_secret="s")) for i in range(2)]
+    m = eng.markets[("spot", "BTCUSDT")]
+    inst = m.spec.instrument
+    for k in range(1, 6):
+        eng.house_limit(m, "Buy", 300_000 - 10 * k, 200_000)
+        eng.house_limit(m, "Sell", 300_000 + 10 * k, 200_000)
+    start = [dict(a.wallet) for a in accts]
+    for who, side, off, lots, tif in ops:
+        body = {"category": "spot", "symbol": "BTCUSDT", "side": side, "qty": str(inst.from_lots(lots * 1000))}
+        if tif == "Market":
+            body["orderType"] = "Market"
+        else:
+            body.update(orderType="Limit", timeInForce=tif, price=str(inst.from_ticks(300_000 + off * 5)))
+        try:
+            create_order(eng, accts[who], body)
+        except OrderError as exc:
+            assert exc.code in (10001, 170131, 170140)
+        bb, ba = m.book.best_bid(), m.book.best_ask()
+        assert bb is None or ba is None or bb < ba
+    for acct, before in zip(accts, start, strict=True):
+        expect = {c: Decimal(v) for c, v in before.items()}
+        for e in acct.executions:
+            qty = inst.from_lots(e.qty)
+            value = inst.from_ticks(e.price) * qty
+            sign = 1 if e.order.side == "Buy" else -1
+            expect["BTC"] += sign * qty
+            expect["USDT"] -= sign * value
+            assert e.fee_coin == spot_fee_coin(e.order.side, e.is_maker, e.fee_rate, "BTC", "USDT")
+            assert e.fee == (qty if e.fee_coin == "BTC" else value) * e.fee_rate
+            expect[e.fee_coin] -= e.fee
+        assert {c: acct.wallet[c] for c in expect} == expect
+        assert all(acct.available(c) >= 0 for c in ("BTC", "USDT"))
