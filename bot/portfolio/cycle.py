@@ -79,10 +79,15 @@ class QuoteCycle:
                                                  self.ramp.fraction),
             max_position_notional=min(self.guards.cfg.max_position_notional, budget.inventory_notional),
             position=self.portfolio.inventory(symbol).position,
-            sigma_ticks=self.vols[symbol].sigma_ticks,
+            sigma_ticks=self._sigma(symbol),
             backoff_bid_ticks=self.om.backoff_ticks(symbol, Side.BUY),
             backoff_ask_ticks=self.om.backoff_ticks(symbol, Side.SELL),
         )
+
+    def _sigma(self, symbol: Symbol) -> Decimal:
+        vol = self.vols[symbol]
+        h = self.strategy.vol_horizon_ms
+        return vol.sigma_ticks_over(h * 1_000_000) if h else vol.sigma_ticks
 
     def on_book(self, symbol: Symbol, book: BookView, *, now_ns: int) -> CycleResult:
         """Re-quote one symbol after its book changed."""
@@ -90,7 +95,7 @@ class QuoteCycle:
         bid, ask = book.best_bid(), book.best_ask()
         if bid is not None and ask is not None and bid[0] < ask[0]:
             tick = p.instrument.tick_size
-            self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick))
+            self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick), book.ts_ns)
             self.marks[symbol] = (bid[0] + ask[0]) / 2
         self._updates += 1
         if self._updates % self._allocator_every == 0:
@@ -99,8 +104,17 @@ class QuoteCycle:
         if self.guards.kill.engaged:
             return self._send(symbol, Quotes.none(symbol, "kill_switch"), self.om.cancel_all(), now_ns)
         reason = self.guards.gate(symbol, book, now_ns=now_ns)
-        q = Quotes.none(symbol, reason.value) if reason else quote(book, self.inputs(symbol), p, now_ns=now_ns)
-        return self._send(symbol, q, self.om.diff(q), now_ns)
+        if reason is not None:
+            q = Quotes.none(symbol, reason.value)
+        elif self.vols[symbol].samples < self.strategy.vol_min_samples:
+            q = Quotes.none(symbol, "vol_warmup")
+        else:
+            q = quote(book, self.inputs(symbol), p, now_ns=now_ns)
+        return self._send(symbol, q, self.plan(q), now_ns)
+
+    def plan(self, q: Quotes) -> list[OrderAction]:
+        """Desired quotes -> actions: the order manager's diff (a benchmark may swap in a baseline)."""
+        return self.om.diff(q)
 
     def _send(self, symbol: Symbol, q: Quotes, actions: list[OrderAction], now_ns: int) -> CycleResult:
         if not actions:
@@ -123,6 +137,6 @@ class QuoteCycle:
         for s, p in self.params.items():
             mark = self.marks.get(s)
             if mark:
-                sigma_bps = self.vols[s].sigma_ticks * p.instrument.tick_size / mark * _BPS
+                sigma_bps = self._sigma(s) * p.instrument.tick_size / mark * _BPS
                 self.allocator.observe(s, sigma_bps=sigma_bps, rebate_bps=-p.maker_fee_rate * _BPS)
         self._budgets = self.allocator.budgets()

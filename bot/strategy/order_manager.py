@@ -179,11 +179,15 @@ class OrderManager:
         return OrderAction(ActionKind.AMEND, o.symbol, o.side, o.order_link_id, price, qty, want_leaves, ticks)
 
     def cancel_all(self, symbol: Symbol | None = None) -> list[OrderAction]:
-        """Cancel actions for every order not already being cancelled (kill switch, shutdown)."""
+        """Cancel actions for every order with nothing in flight (kill switch, shutdown).
+
+        Orders with an action in flight are left out (one action per order): call again once
+        their ack or update lands, or use the venue's cancel-all endpoint for a hard stop.
+        """
         return [
             OrderAction(ActionKind.CANCEL, o.symbol, o.side, o.order_link_id)
             for o in self.orders.values()
-            if (symbol is None or o.symbol == symbol) and o.pending is not ActionKind.CANCEL
+            if (symbol is None or o.symbol == symbol) and o.pending is None
         ]
 
     def batches(self, actions: Iterable[OrderAction]) -> list[Batch]:
@@ -268,15 +272,18 @@ class OrderManager:
         if o is None:
             if not self.link_ids.owns(u.order_link_id) or u.symbol not in self.instruments:
                 return
-            o = LiveOrder(u.order_link_id, u.symbol, u.side, u.price, u.qty, self._ticks(u.symbol, u.price))
+            o = LiveOrder(u.order_link_id, u.symbol, u.side, u.price, u.qty, self._ticks(u.symbol, u.price),
+                          confirmed=True)
             self.orders[u.order_link_id] = o
         if u.order_id:
             o.order_id = u.order_id
         if u.cum_exec_qty > o.filled:
             o.filled = u.cum_exec_qty
+        if not o.confirmed:
+            o.confirmed = True
+            self._rested(o)
         if o.pending is ActionKind.CREATE:
             self._clear(o)
-            self._rested(o)
         elif o.pending is ActionKind.AMEND:
             if u.price == o.pending_price or (o.pending_price is None and u.qty == o.pending_qty):
                 self._set(o, u.price, u.qty)

@@ -154,6 +154,7 @@ class LiveOrder:
     pending_qty: Decimal | None = None
     pending_since_ns: int = 0
     backoff_ticks: int = 0  # post-only backoff in force when this order was created
+    confirmed: bool = False  # an open order update has been seen (it rests on the book)
     fills_qty: Decimal = Decimal(0)  # sum of distinct executions seen for this order
     exec_ids: set[str] = field(default_factory=set)
 

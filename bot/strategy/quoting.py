@@ -161,9 +161,10 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
     """Desired quotes for one symbol from the top of book, inventory and parameters.
 
     Half-spread = max(floor ticks, vol_multiplier x sigma, maker fee x fair price); the
-    reservation price moves against the position by q x risk_aversion x variance (q in levels,
-    variance in ticks^2, floored at 1); the side adding to the position shrinks, and resting size
-    on each side never lets |position| exceed max_position_notional. Bids are floored and asks
+    reservation price moves against the position by about q x risk_aversion x variance (q in
+    levels, variance in ticks^2, floored at 1), bounded by the half-spread; the side adding to
+    the position shrinks, and resting size on each side never lets |position| exceed
+    max_position_notional. Bids are floored and asks
     ceiled to the tick grid, a bid always below the best ask and an ask above the best bid.
     """
     inst = p.instrument
@@ -196,12 +197,15 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
     pos = inputs.position
     pos_lots = pos / lot if pos else _ZERO
 
-    # Avellaneda-Stoikov reservation price, inventory measured in levels so the skew is unit-free.
+    # Avellaneda-Stoikov reservation price, inventory measured in levels so the skew is unit-free;
+    # squashed as half x u / (1 + |u|) so the reducing side reaches the fair price at most and is
+    # never pushed through it onto the touch (where it would meet post-only cancels).
     reservation = fair
     if pos_lots:
         var = sigma * sigma if sigma > _ONE else _ONE
         q_levels = pos_lots / base_lots if base_lots > 0 else (pos_lots / max_lots if max_lots > 0 else _ZERO)
-        reservation = fair - q_levels * p.risk_aversion * var
+        u = q_levels * p.risk_aversion * var / half
+        reservation = fair - half * u / (_ONE + abs(u))
 
     bid0 = int((reservation - half).to_integral_value(ROUND_FLOOR)) - inputs.backoff_bid_ticks
     ask0 = int((reservation + half).to_integral_value(ROUND_CEILING)) + inputs.backoff_ask_ticks

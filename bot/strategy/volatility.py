@@ -1,4 +1,4 @@
-"""Rolling volatility of the fair price, in ticks, from the last N changes (integer arithmetic)."""
+"""Rolling volatility of the mid, in ticks, from the last N moves (integer arithmetic)."""
 
 from __future__ import annotations
 
@@ -10,53 +10,80 @@ from typing import Any
 __all__ = ["MidVolatility"]
 
 _SCALE = 1_000_000  # sigma is kept with 3 decimals of a tick (sqrt of 1e6 = 1e3)
+_THOUSANDTHS_OF_TICK = 2000  # diffs are in half-ticks: /2 for ticks, /1000 for the scale
 
 
 class MidVolatility:
-    """Root-mean-square change of the mid between updates, in ticks, over a rolling window.
+    """RMS change of the mid over a rolling window of N moves, per move or over a time horizon.
 
     The mid is fed in half-ticks (bid_ticks + ask_ticks) so it stays an integer; updates where
-    the mid did not move are ignored, so a quiet book does not dilute the estimate to zero.
+    the mid did not move are ignored, so a quiet book does not dilute the per-move estimate.
+    With timestamps, `sigma_ticks_over(horizon_ns)` scales the variance by time instead
+    (variance per ns x horizon), which stays right when the update rate changes.
     """
 
-    __slots__ = ("_diffs", "_last", "_sum_sq", "window")
+    __slots__ = ("_diffs", "_last", "_span_start_ns", "_sum_sq", "_times", "window")
 
     def __init__(self, window: int) -> None:
         if window < 1:
             raise ValueError("window must be >= 1")
         self.window = window
         self._diffs: deque[int] = deque()
+        self._times: deque[int] = deque()
         self._sum_sq = 0
         self._last: int | None = None
+        self._span_start_ns: int | None = None
 
-    def update(self, bid_ticks: int, ask_ticks: int) -> None:
-        """Feed one top of book (integer ticks)."""
+    def update(self, bid_ticks: int, ask_ticks: int, ts_ns: int = 0) -> None:
+        """Feed one top of book (integer ticks) seen at `ts_ns` (any monotonic clock)."""
         mid2 = bid_ticks + ask_ticks
         last = self._last
         self._last = mid2
-        if last is None or mid2 == last:
+        if last is None:
+            self._span_start_ns = ts_ns
+            return
+        if mid2 == last:
             return
         d = mid2 - last
         self._diffs.append(d)
+        self._times.append(ts_ns)
         self._sum_sq += d * d
         if len(self._diffs) > self.window:
             old = self._diffs.popleft()
+            self._span_start_ns = self._times.popleft()
             self._sum_sq -= old * old
 
     @property
+    def samples(self) -> int:
+        """Mid moves in the window (quoting waits for enough of them: no spread from a cold estimate)."""
+        return len(self._diffs)
+
+    @property
     def sigma_ticks(self) -> Decimal:
-        """RMS mid change in ticks (0 until the first move)."""
+        """RMS mid change per move, in ticks (0 until the first move)."""
         n = len(self._diffs)
         if n == 0:
             return Decimal(0)
-        # diffs are in half-ticks: sigma_ticks = sqrt(sum_sq / n) / 2
-        return Decimal(isqrt(self._sum_sq * _SCALE // n)) / 2000
+        return Decimal(isqrt(self._sum_sq * _SCALE // n)) / _THOUSANDTHS_OF_TICK
+
+    def sigma_ticks_over(self, horizon_ns: int) -> Decimal:
+        """Stdev of the mid over `horizon_ns`, in ticks, from the variance per unit of time."""
+        if not self._diffs or self._span_start_ns is None:
+            return Decimal(0)
+        span = self._times[-1] - self._span_start_ns
+        if span <= 0:
+            return self.sigma_ticks
+        return Decimal(isqrt(self._sum_sq * _SCALE * horizon_ns // span)) / _THOUSANDTHS_OF_TICK
 
     def snapshot(self) -> dict[str, Any]:
-        return {"window": self.window, "diffs": list(self._diffs), "last": self._last}
+        return {"window": self.window, "diffs": list(self._diffs), "times": list(self._times),
+                "last": self._last, "span_start_ns": self._span_start_ns}
 
     def restore(self, data: dict[str, Any]) -> None:
-        self._diffs = deque(int(d) for d in data["diffs"][-self.window :])
-        self._sum_sq = sum(d * d for d in self._diffs)
-        last = data.get("last")
+        diffs = [int(d) for d in data["diffs"]][-self.window :]
+        times = [int(t) for t in data.get("times", [0] * len(diffs))][-len(diffs) :] if diffs else []
+        self._diffs, self._times = deque(diffs), deque(times)
+        self._sum_sq = sum(d * d for d in diffs)
+        last, start = data.get("last"), data.get("span_start_ns")
         self._last = None if last is None else int(last)
+        self._span_start_ns = None if start is None else int(start)

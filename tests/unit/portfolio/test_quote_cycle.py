@@ -19,7 +19,7 @@ T0 = 1_700_000_000 * 10**9
 
 
 def make_cycle() -> QuoteCycle:
-    strat = StrategyConfig(levels=3, order_notional=D(100))
+    strat = StrategyConfig(levels=3, order_notional=D(100), vol_min_samples=0)
     return QuoteCycle(
         params={s: QuoteParams.from_config(strat, i, maker_fee_rate=D("-0.00005"), max_book_age_ms=2000)
                 for s, i in INSTS.items()},

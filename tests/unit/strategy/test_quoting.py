@@ -133,3 +133,20 @@ def test_params_from_config() -> None:
 def test_sides_are_labelled() -> None:
     q = quote(book(), inputs(), params(), now_ns=NOW)
     assert {b.side for b in q.bids} == {Side.BUY} and {a.side for a in q.asks} == {Side.SELL}
+
+
+def test_volatility_per_move_and_over_time() -> None:
+    from bot.strategy import MidVolatility
+
+    v = MidVolatility(window=4)
+    assert v.sigma_ticks == 0 and v.samples == 0
+    v.update(100, 101, 0)
+    for i, (b, a) in enumerate([(102, 103), (100, 101), (102, 103), (100, 101)], start=1):
+        v.update(b, a, i * 1_000_000)  # the mid moves 2 ticks every ms
+    assert v.samples == 4 and v.sigma_ticks == 2
+    assert v.sigma_ticks_over(4_000_000) == 4  # variance 4 ticks^2 per ms x 4 ms
+    v.update(100, 101, 5_000_000)  # no move: ignored
+    assert v.samples == 4
+    w = MidVolatility(window=4)
+    w.restore(v.snapshot())
+    assert w.sigma_ticks_over(4_000_000) == 4
