@@ -244,3 +244,60 @@ def test_ignore_entries_need_id_reason_and_a_date(tmp_path: Path, entry: str) ->
 
 def test_the_repository_ignore_list_loads() -> None:
     assert load_ignore_list(REPO / "ci" / "audit-ignore.toml") == []
+
+
+_ADVISORY = '''```toml
+[advisory]
+id = "RUSTSEC-2099-0001"
+package = "demo-crate"
+date = "2099-01-01"
+url = "https://example.invalid/advisory"
+categories = ["memory-corruption"]
+cvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+
+[versions]
+patched = [">= 99.0.0"]
+```
+
+# Planted test advisory
+
+Test-only advisory for the offline (--cargo-db, --no-fetch) path.
+'''
+
+_LOCK = '''version = 3
+
+[[package]]
+name = "app"
+version = "0.1.0"
+dependencies = ["demo-crate"]
+
+[[package]]
+name = "demo-crate"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "0000000000000000000000000000000000000000000000000000000000000000"
+'''
+
+
+def _real_cargo_audit() -> str | None:
+    import shutil
+
+    return shutil.which("cargo-audit") or shutil.which("cargo-audit", path=str(Path.home() / ".cargo" / "bin"))
+
+
+@pytest.mark.skipif(_real_cargo_audit() is None, reason="cargo-audit not installed")
+@pytest.mark.timeout(120)
+def test_real_cargo_audit_with_local_advisory_db_finds_planted_advisory(tmp_path: Path) -> None:
+    exe = _real_cargo_audit()
+    assert exe is not None
+    db = tmp_path / "advisory-db"
+    (db / "crates" / "demo-crate").mkdir(parents=True)
+    (db / "crates" / "demo-crate" / "RUSTSEC-2099-0001.md").write_text(_ADVISORY)
+    (tmp_path / "rust").mkdir()
+    (tmp_path / "rust" / "Cargo.lock").write_text(_LOCK)
+    report = run_audit(_opts(tmp_path, tools=("cargo-audit",), tool_path=str(Path(exe).parent), cargo_db=db))
+    [tool] = report.tools
+    assert tool.status == "findings", tool.reason
+    assert [(f.id, f.severity, f.location) for f in tool.findings] == [
+        ("RUSTSEC-2099-0001", "critical", "demo-crate==1.0.0")]
+    assert "--no-fetch" in tool.command
