@@ -25,6 +25,7 @@ from bot.exchange.bybit.parse import (
     result_list,
 )
 from bot.exchange.bybit.rest import BybitRest, RestTimeouts
+from bot.exchange.bybit.trade import BybitTradeChannel
 from bot.exchange.bybit.ws import BybitStream
 from bot.exchange.events import Execution, OrderUpdate, PositionUpdate, StreamKind, WalletUpdate
 from bot.observability.logging import get_logger
@@ -44,6 +45,7 @@ class BybitClient:
         *,
         ws_public_url: str,
         ws_private_url: str,
+        ws_trade_url: str = "",
         api_key: str = "",
         api_secret: str = "",
         category: Category = Category.LINEAR,
@@ -52,10 +54,12 @@ class BybitClient:
         settle_coin: str = "USDT",
         metrics: Metrics | None = None,
         rng: Callable[[], float] = random.random,
+        ws_ssl: ssl.SSLContext | None = None,
     ) -> None:
         self.rest = rest
         self.ws_public_url = ws_public_url.rstrip("/")
         self.ws_private_url = ws_private_url
+        self.ws_trade_url = ws_trade_url
         self._key, self._secret = api_key, api_secret
         self.category = category
         self.policy = policy or BackoffPolicy()
@@ -63,6 +67,7 @@ class BybitClient:
         self.settle_coin = settle_coin
         self.metrics = metrics
         self._rng = rng
+        self._ws_ssl = ws_ssl
         self._streams: list[BybitStream] = []
 
     @classmethod
@@ -73,7 +78,7 @@ class BybitClient:
         Raises:
             ConfigError: no REST URL for the venue.
         """
-        rest_url, ws_public, ws_private, _trade = cfg.urls()
+        rest_url, ws_public, ws_private, ws_trade = cfg.urls()
         if not rest_url:
             raise ConfigError(f"no REST URL for venue {cfg.venue!r}: set exchange.rest_url")
         ex = cfg.exchange
@@ -87,9 +92,11 @@ class BybitClient:
             max_keepalive_connections=ex.max_keepalive_connections, keepalive_expiry_s=ex.keepalive_expiry_s,
             metrics=metrics, verify=verify,
         )
-        return cls(rest, ws_public_url=ws_public, ws_private_url=ws_private, api_key=key, api_secret=secret,
+        return cls(rest, ws_public_url=ws_public, ws_private_url=ws_private, ws_trade_url=ws_trade, api_key=key,
+                   api_secret=secret,
                    category=Category(cfg.category), policy=BackoffPolicy.from_config(ex.reconnect),
-                   ping_interval_s=ex.ping_interval_s, metrics=metrics)
+                   ping_interval_s=ex.ping_interval_s, metrics=metrics,
+                   ws_ssl=verify if isinstance(verify, ssl.SSLContext) else None)
 
     async def __aenter__(self) -> BybitClient:
         return self
@@ -271,7 +278,7 @@ class BybitClient:
 
     def _stream(self, kind: StreamKind, url: str, topics: list[str], **kw: Any) -> BybitStream:
         s = BybitStream(kind, url, topics, policy=self.policy, rng=self._rng, category=self.category,
-                        ping_interval_s=self.ping_interval_s, metrics=self.metrics, **kw)
+                        ping_interval_s=self.ping_interval_s, metrics=self.metrics, ssl_context=self._ws_ssl, **kw)
         s.offset_ms = self.rest.offset_ms
         self._streams.append(s)
         return s
@@ -289,3 +296,15 @@ class BybitClient:
             topics.append("dcp.spot" if self.category is Category.SPOT else "dcp.future")
         return self._stream(StreamKind.PRIVATE, self.ws_private_url, topics, api_key=self._key,
                             api_secret=self._secret)
+
+    def trade_channel(self) -> BybitTradeChannel:
+        """Orders over the WS Trade API; run `channel.stream.run()` in a TaskGroup before submitting.
+
+        Raises:
+            ConfigError: the venue has no trade WebSocket (demo trading).
+        """
+        if not self.ws_trade_url:
+            raise ConfigError("no WS trade URL for this venue")
+        stream = self._stream(StreamKind.TRADE, self.ws_trade_url, [], api_key=self._key, api_secret=self._secret)
+        return BybitTradeChannel(stream, category=self._cat, recv_window_ms=self.rest.recv_window_ms,
+                                 limiter=self.rest.limiter)

@@ -44,19 +44,20 @@ class RateLimiter:
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 ban_s: float = 600.0, soft_floor: int = 1, window_s: float = 1.0) -> None:
+                 ban_s: float = 600.0, soft_floor: int = 1, window_s: float = 1.0, scale: float = 1.0) -> None:
         self._clock = clock
         self._sleep = sleep
         self.ban_s = ban_s
         self.soft_floor = soft_floor
         self.window_s = window_s
+        self.scale = scale  # multiplies the default limits (VIP/MM tiers; benchmarks)
         self.banned_until = 0.0
         self._families: dict[str, _Family] = {}
 
     def _family(self, name: str) -> _Family:
         fam = self._families.get(name)
         if fam is None:
-            fam = self._families[name] = _Family(DEFAULT_LIMITS.get(name, _PUBLIC_LIMIT))
+            fam = self._families[name] = _Family(max(1, int(DEFAULT_LIMITS.get(name, _PUBLIC_LIMIT) * self.scale)))
         return fam
 
     def limit(self, family: str) -> int:

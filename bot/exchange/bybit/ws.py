@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
@@ -83,6 +84,7 @@ class BybitStream:
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         clock: Callable[[], float] = time.monotonic,
         max_subscribe_args: int = 10,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._kind = kind
         self.url = url
@@ -101,6 +103,7 @@ class BybitStream:
         self._wall_ms = wall_ms
         self._clock = clock
         self.max_subscribe_args = max_subscribe_args
+        self.ssl_context = ssl_context  # wss:// with a custom trust store (tests, benchmarks)
         self.offset_ms = 0  # server - local, set by the client after a REST time sync
         self.queue = EventQueue(book_backlog=book_backlog)
         self.mirrors: dict[Symbol, BookMirror] = {}
@@ -111,6 +114,9 @@ class BybitStream:
         self._resync: set[Symbol] = set()
         self.last_frame_at = 0.0
         self.connects = 0  # successful, subscribed sessions
+        # Hooks for a request/response layer on top (trade API): an ack it claims is not queued.
+        self.on_ack: Callable[[Ack], bool] | None = None
+        self.on_state: Callable[[StreamStatus], None] | None = None
 
     # -- EventStream --------------------------------------------------------------------------------
 
@@ -204,9 +210,11 @@ class BybitStream:
 
     async def _session(self) -> None:
         try:
+            tls: dict[str, Any] = {"ssl": self.ssl_context} if self.ssl_context is not None else {}
             conn = websockets.connect(self.url, open_timeout=self.open_timeout_s, ping_interval=self.protocol_ping_s,
                                       ping_timeout=self.protocol_ping_s, close_timeout=1, proxy=None,
-                                      compression=None, max_queue=256, max_size=8 * 2**20)
+                                      compression=None, max_queue=256, max_size=8 * 2**20,
+                                      **tls)
             async with conn as ws:
                 self._ws = ws
                 await self._handshake(ws)
@@ -297,6 +305,8 @@ class BybitStream:
             merged = self._tickers[ev.symbol] = merge_ticker(self._tickers.get(ev.symbol), ev)
             self.queue.put(merged)
         elif isinstance(ev, (Pong, Ack)):
+            if isinstance(ev, Ack) and self.on_ack is not None and self.on_ack(ev):
+                return
             if isinstance(ev, Ack) and not ev.success:
                 log.warning("ws_command_refused", ws_type=self._kind.value, op=ev.op, ret_msg=ev.ret_msg)
             self.queue.put(ev)
@@ -344,6 +354,8 @@ class BybitStream:
             self._emit_state(StreamStatus.RESYNC_REQUIRED, reason="reconnect", symbols=stale)
 
     def _emit_state(self, status: StreamStatus, *, reason: str = "", symbols: tuple[Symbol, ...] = ()) -> None:
+        if self.on_state is not None:
+            self.on_state(status)
         self.queue.put(StreamState(stream=self._kind, status=status, attempt=self.schedule.attempt, reason=reason,
                                    symbols=symbols, ts_recv_ns=time.monotonic_ns()))
 

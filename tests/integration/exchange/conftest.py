@@ -36,7 +36,8 @@ async def client_factory(sim: SimServer) -> AsyncIterator[Callable[..., BybitCli
         m = metrics or Metrics(process=False)
         rest = BybitRest(sim.rest_url, key, secret, metrics=m, **rest_kw)
         kw: dict[str, Any] = {"rng": rng} if rng is not None else {}
-        c = BybitClient(rest, ws_public_url=ws_public_base(sim), ws_private_url=sim.ws_private_url, api_key=key,
+        c = BybitClient(rest, ws_public_url=ws_public_base(sim), ws_private_url=sim.ws_private_url,
+                        ws_trade_url=sim.ws_trade_url, api_key=key,
                         api_secret=secret, policy=policy, metrics=m, ping_interval_s=ping_interval_s, **kw)
         made.append(c)
         return c

@@ -1,0 +1,45 @@
+"""Orders over the WS Trade API against the emulator: accepted acks, typed refusals, same idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from bot.domain import OrderLinkId, Side, Symbol
+from bot.errors import ExchangeRejected
+from bot.exchange.base import OrderRequest
+from bot.exchange.bybit.client import BybitClient
+from bot.exchange.events import StreamState, StreamStatus
+from bot.sim import SimServer
+
+BTC = Symbol("BTCUSDT")
+
+
+async def test_ws_trade_create_is_acked_and_duplicates_refused(sim: SimServer,
+                                                              client_factory: Callable[..., BybitClient]) -> None:
+    c = client_factory()
+    channel = c.trade_channel()
+    runner = asyncio.ensure_future(channel.stream.run())
+    try:
+        async with asyncio.timeout(5):
+            while not isinstance(ev := await channel.stream.get(), StreamState) or ev.status is not \
+                    StreamStatus.CONNECTED:
+                pass
+        order = OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal("20000"), OrderLinkId("mm-wst-1"))
+        res = await channel.submit(order)
+        assert res.ok and res.order_id and res.order_link_id == "mm-wst-1"
+        with pytest.raises(ExchangeRejected) as info:
+            await channel.submit(order)
+        assert info.value.ret_code == 110072
+        sim.faults.reject_next_orders(1, 110007)
+        with pytest.raises(ExchangeRejected):
+            await channel.submit(OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal("20000"),
+                                              OrderLinkId("mm-wst-2")))
+    finally:
+        channel.stream.close()
+        await runner
+    found = await c.order_by_link_id(BTC, OrderLinkId("mm-wst-1"))
+    assert found is not None
