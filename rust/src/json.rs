@@ -83,10 +83,6 @@ impl<'a> Cur<'a> {
         let start = self.i;
         let b: &'a [u8] = self.b;
         let rest = &b[start..];
-        if let Some(n) = crate::swar::short_string_len(rest) {
-            self.i = start + n + 1;
-            return Ok(&rest[..n]);
-        }
         match rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) {
             Some(n) if rest[n] == b'"' => {
                 self.i = start + n + 1;
@@ -333,10 +329,6 @@ impl<'a> Cur<'a> {
     #[inline]
     fn quoted_units(&mut self, grid: &Grid) -> Option<i64> {
         let rest = self.b.get(self.i..)?;
-        if let Some((m, scale, used)) = crate::swar::quoted_decimal(rest) {
-            self.i += used;
-            return if m == 0 { Some(0) } else { grid.units_u64(m, scale).ok() };
-        }
         if rest.first() != Some(&b'"') {
             return None;
         }

@@ -39,7 +39,6 @@ pub mod book;
 pub mod error;
 pub mod grid;
 pub mod json;
-mod swar;
 
 #[cfg(feature = "python")]
 mod python;
