@@ -179,8 +179,9 @@ def _pip_audit(opts: AuditOptions, exe: str, ignores: list[IgnoreEntry]) -> Tool
     if not isinstance(doc, dict):
         if code is None:
             report.status, report.reason = "unavailable", f"pip-audit {err}"
-        elif _OFFLINE.search(err):
-            report.status, report.reason = "unavailable", f"vulnerability service unreachable: {_last_line(err)[-160:]}"
+        elif m := _OFFLINE.search(err):
+            report.status = "unavailable"
+            report.reason = f"vulnerability service unreachable ({m.group(0)}); --osv-url points at a mirror"
         else:
             report.reason = f"pip-audit exited {code} without a report: {_last_line(err)}"
         return report
