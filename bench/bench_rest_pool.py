@@ -95,7 +95,7 @@ async def run_orders(rest_url: str, trade_url: str, ctx: ssl.SSLContext, n: int,
     rest = BybitRest(rest_url, KEY, SECRET, verify=ctx, limiter=RateLimiter(scale=1000))
     async with BybitClient(rest, ws_public_url="", ws_private_url="", ws_trade_url=trade_url, api_key=KEY,
                            api_secret=SECRET, ws_ssl=ctx) as client:
-        channel = client.trade_channel()
+        channel = client.trade_channel(route_orders=False)  # client.submit stays on REST here
         runner = asyncio.ensure_future(channel.stream.run())
         while True:
             ev = await channel.stream.get()

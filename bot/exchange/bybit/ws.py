@@ -114,6 +114,7 @@ class BybitStream:
         self._resync: set[Symbol] = set()
         self.last_frame_at = 0.0
         self.connects = 0  # successful, subscribed sessions
+        self.connected = False  # authenticated and subscribed right now
         # Hooks for a request/response layer on top (trade API): an ack it claims is not queued.
         self.on_ack: Callable[[Ack], bool] | None = None
         self.on_state: Callable[[StreamStatus], None] | None = None
@@ -360,6 +361,7 @@ class BybitStream:
                                    symbols=symbols, ts_recv_ns=time.monotonic_ns()))
 
     def _set_connected(self, up: bool) -> None:
+        self.connected = up
         if self.metrics is not None:
             self.metrics.ws_connected.labels(ws_type=self._kind.value).set(1 if up else 0)
 
@@ -374,4 +376,7 @@ class BybitStream:
         ws = self._ws
         if ws is None:
             raise ExchangeUnavailable(f"{self._kind.value} stream not connected")
-        await ws.send(payload)
+        try:
+            await ws.send(payload)
+        except websockets.ConnectionClosed as exc:  # raised before the frame went out
+            raise ExchangeUnavailable(f"{self._kind.value} stream closed") from exc

@@ -38,8 +38,22 @@ async def test_ws_trade_create_is_acked_and_duplicates_refused(sim: SimServer,
         with pytest.raises(ExchangeRejected):
             await channel.submit(OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal("20000"),
                                               OrderLinkId("mm-wst-2")))
+        # While the channel is connected the client routes orders through it, batches included.
+        rest_batches = sim.stats.requests_per_endpoint["/v5/order/create-batch"]
+        res = await c.submit_batch([OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal(20000 + i),
+                                                 OrderLinkId(f"mm-wsb-{i}")) for i in range(3)]
+                                   + [order])
+        assert [r.ok for r in res] == [True, True, True, False] and res[3].ret_code == 110072
+        assert (await c.submit(OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal("20000"),
+                                            OrderLinkId("mm-wst-3")))).ok
+        assert sim.stats.requests_per_endpoint["/v5/order/create-batch"] == rest_batches
+        assert sim.stats.requests_per_endpoint["/v5/order/create"] == 0
     finally:
         channel.stream.close()
         await runner
-    found = await c.order_by_link_id(BTC, OrderLinkId("mm-wst-1"))
-    assert found is not None
+    # Channel gone: the same calls fall back to REST.
+    assert (await c.submit(OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal("20000"),
+                                        OrderLinkId("mm-wst-4")))).ok
+    assert sim.stats.requests_per_endpoint["/v5/order/create"] == 1
+    for link in ("mm-wst-1", "mm-wsb-2", "mm-wst-3", "mm-wst-4"):
+        assert await c.order_by_link_id(BTC, OrderLinkId(link)) is not None
