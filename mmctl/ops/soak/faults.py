@@ -20,7 +20,7 @@ FAULT_KINDS: tuple[str, ...] = ("drop_ws", "rest_errors", "rate_limit_burst", "b
 _DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "drop_ws": {},  # every stream type
     "rest_errors": {"n": 3, "status": 503},
-    "rate_limit_burst": {"n": 5},
+    "rate_limit_burst": {"seconds": 3.0},  # bounded in time: a count could linger until shutdown
     "book_reset": {},  # symbol filled in per event
 }
 
@@ -84,6 +84,15 @@ class FaultInjector:
 
     def close(self) -> None:
         self._client.close()
+
+    def clear(self) -> bool:
+        """Lift every lingering fault (before the final shutdown, which is judged on a healthy venue)."""
+        import httpx
+
+        try:
+            return self._client.post(f"{self.sim_url}/sim/faults/clear").status_code < 300
+        except httpx.HTTPError:
+            return False
 
     def inject(self, event: FaultEvent) -> tuple[bool, str]:
         import httpx

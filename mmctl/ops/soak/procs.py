@@ -42,13 +42,16 @@ class _BoundedLog:
         self._lock = threading.Lock()
 
     def pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            line = line.rstrip("\n")
-            with self._lock:
-                if len(self.lines) < 200:
-                    self.lines.append(line)
-            self.handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
-        self.handler.close()
+        try:
+            for line in stream:
+                line = line.rstrip("\n")
+                with self._lock:
+                    if len(self.lines) < 200:
+                        self.lines.append(line)
+                self.handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+        finally:
+            stream.close()
+            self.handler.close()
 
     def head(self) -> list[str]:
         with self._lock:
@@ -72,6 +75,7 @@ class ChildProcess:
     def stop(self, *, timeout_s: float, sig: int = signal.SIGTERM) -> tuple[int | None, float, bool]:
         """Signal, wait up to timeout_s, then SIGKILL; returns (exit code, seconds taken, graceful)."""
         t0 = time.monotonic()
+        graceful = True
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(sig)
@@ -79,12 +83,12 @@ class ChildProcess:
                 self.proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 log.warning("soak_child_kill", child=self.name, after_s=timeout_s)
+                graceful = False
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-                return self.proc.returncode, time.monotonic() - t0, False
         for t in self.threads:
-            t.join(timeout=5)
-        return self.proc.returncode, time.monotonic() - t0, True
+            t.join(timeout=5)  # the pump closes the pipe when the child's output ends
+        return self.proc.returncode, time.monotonic() - t0, graceful
 
 
 def spawn(name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path,

@@ -126,13 +126,17 @@ def orphan_orders(sim: SimProcess, symbols: Sequence[str], category: str) -> tup
     """Open orders left on the emulator after the bot stopped (signed GET /v5/order/realtime)."""
     from mmctl.ops.doctor import VenueProbe
 
-    try:
-        with VenueProbe(sim.rest_url, sim.api_key, sim.api_secret) as probe:
-            counts = {s: len(probe.open_orders(category, s)) for s in symbols}
-    except Exception as exc:  # any failure here is reported as NO DATA, never as zero orphans
-        log.warning("soak_orphan_check_failed", error=repr(exc)[:200])
-        return None, f"check failed: {type(exc).__name__}"
-    return sum(counts.values()), ", ".join(f"{k}={v}" for k, v in counts.items())
+    last = ""
+    for attempt in range(5):  # a 10006 or 5xx from the venue is retried; the answer is never guessed
+        try:
+            with VenueProbe(sim.rest_url, sim.api_key, sim.api_secret) as probe:
+                counts = {s: len(probe.open_orders(category, s)) for s in symbols}
+            return sum(counts.values()), ", ".join(f"{k}={v}" for k, v in counts.items())
+        except Exception as exc:  # reported as NO DATA, never as zero orphans
+            last = f"{type(exc).__name__}: {exc}"[:200]
+            log.warning("soak_orphan_check_failed", attempt=attempt + 1, error=last)
+            time.sleep(1.0 + attempt)
+    return None, f"check failed: {last}"
 
 
 class _Stop:
@@ -235,6 +239,8 @@ def run_soak(opts: SoakOptions, *, progress: Progress | None = None) -> SoakResu
             last["faults"] = len(faults)
             sink.write(last)
         summary["duration_s"] = time.monotonic() - started
+        if injector is not None:
+            summary["faults_cleared_before_stop"] = injector.clear()
         if bot is not None and sim is not None:
             code, took, graceful = bot.child.stop(timeout_s=opts.stop_timeout_s)
             summary.update(bot_exit_code=code, stop_s=round(took, 3), stop_graceful=graceful)
