@@ -42,6 +42,8 @@ __all__ = ["BybitClient"]
 
 log = get_logger(__name__)
 
+_EXEC_WINDOW_MS = 7 * 24 * 3600 * 1000 - 60_000
+
 
 class BybitClient:
     """Implements `bot.exchange.base.ExchangeClient` for one account and one category."""
@@ -288,6 +290,8 @@ class BybitClient:
         return None
 
     async def executions(self, since_ms: int, symbol: Symbol | None = None) -> list[Execution]:
+        # Bybit refuses a window longer than 7 days; older fills need several calls (not needed live).
+        since_ms = max(since_ms, self.rest.now_ms() - _EXEC_WINDOW_MS)
         params: dict[str, wire.WireScalar | None] = {"category": self._cat, "symbol": symbol,
                                                       "startTime": since_ms, "limit": 100}
         return [parse_execution(e, self.category) for e in await self._paged("executions", params)]

@@ -45,3 +45,19 @@ async def test_taker_fill_reaches_rest_reads_and_private_stream(sim: SimServer, 
     assert {f.exec_id for f in rest_fills} == {f.exec_id for f in fills}
     [pos] = [p for p in await c.positions() if p.symbol == BTC]
     assert pos.side is Side.BUY and pos.signed_size == Decimal("0.010")
+
+
+async def test_dcp_armed_and_private_stream_subscribes_its_topic(sim: SimServer, client_factory: Make) -> None:
+    c = client_factory()
+    await c.arm_dcp(10)
+    stream = c.private_stream(dcp=True)
+    assert "dcp.future" in stream.topics
+    runner = asyncio.ensure_future(stream.run())
+    try:
+        async with asyncio.timeout(5):
+            while not isinstance(ev := await stream.get(), StreamState) or ev.status is not StreamStatus.CONNECTED:
+                pass
+    finally:
+        stream.close()
+        await runner
+    assert await c.executions(0) == []  # a since older than Bybit's 7-day window is clamped, not refused
