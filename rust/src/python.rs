@@ -97,35 +97,18 @@ fn text_of<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, what: &str) -> PyResul
     ))
 }
 
-/// Which raw bytes a message argument holds: `bytes`, `str` (text frames) or `bytearray`.
-enum Raw<'py> {
-    Borrowed(Bound<'py, PyAny>),
-    Owned(Vec<u8>),
-}
-
-fn raw_of<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Raw<'py>> {
-    if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyString>() {
-        return Ok(Raw::Borrowed(obj.clone()));
+/// Run `f` on the bytes of a raw message: `bytes`, `str` (text frames) or `bytearray`.
+fn with_raw<T>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
+    if let Ok(b) = obj.downcast::<PyBytes>() {
+        return Ok(f(b.as_bytes()));
+    }
+    if let Ok(s) = obj.downcast::<PyString>() {
+        return Ok(f(s.to_str()?.as_bytes()));
     }
     if let Ok(ba) = obj.downcast::<PyByteArray>() {
-        return Ok(Raw::Owned(ba.to_vec()));
+        return Ok(f(&ba.to_vec()));
     }
     Err(PyTypeError::new_err("raw message must be bytes, bytearray or str"))
-}
-
-impl Raw<'_> {
-    fn with<T>(&self, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
-        match self {
-            Raw::Owned(v) => Ok(f(v)),
-            Raw::Borrowed(o) => {
-                if let Ok(b) = o.downcast::<PyBytes>() {
-                    Ok(f(b.as_bytes()))
-                } else {
-                    Ok(f(o.downcast::<PyString>()?.to_str()?.as_bytes()))
-                }
-            }
-        }
-    }
 }
 
 /// A small direct-mapped cache of `Decimal` objects by grid units. Prices near the touch
@@ -275,8 +258,7 @@ impl OrderBook {
 
     /// Apply a raw message; Ok(resync_needed) for sequence trouble, Err for bad input.
     fn apply_raw_inner(&mut self, py: Python<'_>, raw: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let raw = raw_of(raw)?;
-        match raw.with(|b| self.book.apply_message(b))? {
+        match with_raw(raw, |b| self.book.apply_message(b))? {
             Ok(_) => Ok(self.book.resync_reason().is_some()),
             Err(BookError::Resync(_)) | Err(BookError::Crossed { in_delta: true, .. }) => Ok(true),
             Err(e) => Err(to_pyerr(py, e)),

@@ -72,7 +72,7 @@ def test_pathological_inputs_raise_book_errors() -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(bid=st.integers(1, 2**62), gap=st.integers(1, 2**62), size=st.integers(1, 2**63 - 1),
+@given(bid=st.integers(1, 2**62 - 1), gap=st.integers(1, 2**62 - 1), size=st.integers(1, 2**63 - 1),
        bps=st.from_regex(r"[0-9]{1,30}(\.[0-9]{1,18})?", fullmatch=True), qty=st.integers(1, 2**63 - 1))
 def test_reads_on_extreme_books_return_or_raise_book_errors(bid: int, gap: int, size: int, bps: str,
                                                              qty: int) -> None:

@@ -239,3 +239,18 @@ def test_clear_and_repr(book: OrderBook) -> None:
     assert "best_bid=65000.1" in repr(book)
     book.clear()
     assert book.level_counts() == (0, 0) and book.update_id == 0 and not book.has_snapshot
+
+
+def test_fifty_level_book_stays_small() -> None:
+    import sys
+
+    b = OrderBook("0.1", "0.001", depth=50)
+    bids = [[f"{65000 - i * 0.1:.1f}", "1"] for i in range(60)]
+    asks = [[f"{65000.1 + i * 0.1:.1f}", "2"] for i in range(60)]
+    b.apply_snapshot(bids, asks, update_id=1)
+    for u in range(2, 2002):
+        p = f"{65000 - (u % 50) * 0.1:.1f}"
+        b.apply_delta([[p, "0" if u % 3 == 0 else f"{u % 97 + 1}"]], [], update_id=u)
+        b.best_bid()
+    assert b.level_counts()[1] == 50 and b.level_counts()[0] <= 50
+    assert sys.getsizeof(b) < 64 * 1024  # Rust-side bytes; the budget is 1 MB per book
