@@ -79,6 +79,7 @@ class BybitClient:
         self._ws_ssl = ws_ssl
         self._streams: list[BybitStream] = []
         self._trade: BybitTradeChannel | None = None  # orders go here while it is connected
+        self._dcp_armed = False
 
     @classmethod
     def from_config(cls, cfg: AppConfig, *, metrics: Metrics | None = None,
@@ -253,6 +254,15 @@ class BybitClient:
         product = "SPOT" if self.category is Category.SPOT else "DERIVATIVES"
         # Idempotent setting, so safe to retry like a read.
         await self.rest.post("dcp", {"product": product, "timeWindow": int(window_s)}, write=False)
+        # DCP only watches connections subscribed to the dcp topic: make ours one of them.
+        self._dcp_armed = True
+        for s in self._streams:
+            if s.kind is StreamKind.PRIVATE:
+                await s.add_topics([self._dcp_topic])
+
+    @property
+    def _dcp_topic(self) -> str:
+        return "dcp.spot" if self.category is Category.SPOT else "dcp.future"
 
     # -- state reads -------------------------------------------------------------------------------
 
@@ -326,10 +336,11 @@ class BybitClient:
         topics += [f"tickers.{s}" for s in symbols] if tickers else []
         return self._stream(StreamKind.PUBLIC, f"{self.ws_public_url}/{self._cat}", topics)
 
-    def private_stream(self, *, dcp: bool = False) -> BybitStream:
+    def private_stream(self, *, dcp: bool | None = None) -> BybitStream:
+        """Orders, executions, positions, wallet; plus the dcp topic when `dcp` (default: once DCP is armed)."""
         topics = ["order", "execution", "position", "wallet"]
-        if dcp:
-            topics.append("dcp.spot" if self.category is Category.SPOT else "dcp.future")
+        if self._dcp_armed if dcp is None else dcp:
+            topics.append(self._dcp_topic)
         return self._stream(StreamKind.PRIVATE, self.ws_private_url, topics, api_key=self._key,
                             api_secret=self._secret)
 

@@ -365,6 +365,15 @@ class BybitStream:
         if self.metrics is not None:
             self.metrics.ws_connected.labels(ws_type=self._kind.value).set(1 if up else 0)
 
+    async def add_topics(self, topics: Sequence[str]) -> None:
+        """Subscribe more topics now (if connected; the ack arrives as an Ack event) and on every reconnect."""
+        new = [t for t in topics if t not in self.topics]
+        if not new:
+            return
+        self.topics.extend(new)
+        if self._ws is not None and self.connected:
+            await self.send(wire.subscribe_msg(new, f"sub-{next(self._ids)}"))
+
     # -- trade stream helper ------------------------------------------------------------------------
 
     async def send(self, payload: bytes) -> None:

@@ -49,15 +49,38 @@ async def test_taker_fill_reaches_rest_reads_and_private_stream(sim: SimServer, 
 
 async def test_dcp_armed_and_private_stream_subscribes_its_topic(sim: SimServer, client_factory: Make) -> None:
     c = client_factory()
+    early = c.private_stream()
+    assert "dcp.future" not in early.topics
     await c.arm_dcp(10)
-    stream = c.private_stream(dcp=True)
-    assert "dcp.future" in stream.topics
+    assert "dcp.future" in early.topics  # added to a stream created before arming
+    stream = c.private_stream()
+    assert "dcp.future" in stream.topics  # and subscribed by default once armed
     runner = asyncio.ensure_future(stream.run())
     try:
         async with asyncio.timeout(5):
             while not isinstance(ev := await stream.get(), StreamState) or ev.status is not StreamStatus.CONNECTED:
                 pass
+        await c.arm_dcp(10)  # re-arming on a live connection does not resubscribe
     finally:
         stream.close()
         await runner
     assert await c.executions(0) == []  # a since older than Bybit's 7-day window is clamped, not refused
+
+
+async def test_arming_dcp_subscribes_a_live_private_stream(sim: SimServer, client_factory: Make) -> None:
+    from bot.exchange.events import Ack
+
+    c = client_factory()
+    stream = c.private_stream()
+    runner = asyncio.ensure_future(stream.run())
+    try:
+        async with asyncio.timeout(5):
+            while not isinstance(ev := await stream.get(), StreamState) or ev.status is not StreamStatus.CONNECTED:
+                pass
+            await c.arm_dcp(10)
+            while not isinstance(ev := await stream.get(), Ack):
+                pass
+    finally:
+        stream.close()
+        await runner
+    assert ev.op == "subscribe" and ev.success
