@@ -40,10 +40,10 @@ async def test_ws_trade_create_is_acked_and_duplicates_refused(sim: SimServer,
                                               OrderLinkId("mm-wst-2")))
         # While the channel is connected the client routes orders through it, batches included.
         rest_batches = sim.stats.requests_per_endpoint["/v5/order/create-batch"]
-        res = await c.submit_batch([OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal(20000 + i),
+        batch = await c.submit_batch([OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal(20000 + i),
                                                  OrderLinkId(f"mm-wsb-{i}")) for i in range(3)]
                                    + [order])
-        assert [r.ok for r in res] == [True, True, True, False] and res[3].ret_code == 110072
+        assert [r.ok for r in batch] == [True, True, True, False] and batch[3].ret_code == 110072
         assert (await c.submit(OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal("20000"),
                                             OrderLinkId("mm-wst-3")))).ok
         assert sim.stats.requests_per_endpoint["/v5/order/create-batch"] == rest_batches
