@@ -113,7 +113,7 @@ async def start_bot(sim: SimServer, state_dir: Path, *args: str, config: Path | 
         cmd += ["--config", str(config)]
     for s in (f"exchange.rest_url={sim.rest_url}", f"exchange.ws_public_url={public_base}",
               f"exchange.ws_private_url={sim.ws_private_url}", f"exchange.ws_trade_url={sim.ws_trade_url}",
-              f"monitoring.recorder_dir={state_dir / 'rec'}", "strategy.levels=2", *sets):
+              f"monitoring.recorder_dir={state_dir / 'rec'}", *sets):
         cmd += ["--set", s]
     cmd += ["run", "--state-dir", str(state_dir), "--web-port", "0", "--view", "logs", *args]
     log_path, fh = _log_file(state_dir)

@@ -88,10 +88,13 @@ async def test_kill_9_then_restart_cancels_orphans_and_ledger_matches_venue(
     second = await start_bot(ext_sim, state, sets=FAST)
     bots.append(second)
     await _quoting(second, ext_sim)
-    await wait_for(lambda: len(_sim_exec_ids(ext_sim)) >= len(_ledger_exec_ids(state)) + 2, 30, "more fills")
+    baseline = len(_sim_exec_ids(ext_sim))
+    await wait_for(lambda: len(_sim_exec_ids(ext_sim)) >= baseline + 2, 30, "more fills")
+    # Freeze the market first: no taker may fill the orphans, so only reconciliation can remove them.
+    ext_sim.pause_market(True)
+    await wait_for(lambda: len(_open_links(ext_sim)) >= 2, 5, "resting orders to orphan")
     second.signal(signal.SIGKILL)
     await second.wait_exit(10)
-    ext_sim.pause_market(True)  # no taker may fill the orphans: only reconciliation can remove them
     orphans = _open_links(ext_sim)
     assert orphans, "expected resting orders left behind by the killed bot"
     assert (state / "run.json").exists()  # stale: the crash left it behind
