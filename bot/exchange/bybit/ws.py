@@ -281,10 +281,14 @@ class BybitStream:
 
     async def _reader(self, ws: ClientConnection) -> None:
         """Only read, parse and enqueue: a slow consumer must never stall this loop."""
-        async for raw in ws:
+        while True:
+            try:
+                raw = await ws.recv(decode=False)  # bytes as received: no UTF-8 decode + re-encode
+            except websockets.ConnectionClosedOK:
+                return  # a clean close by the venue still means "reconnect"
             ts = time.monotonic_ns()
             self.last_frame_at = self._clock()
-            for ev in self._parse(raw if isinstance(raw, bytes) else raw.encode(), ts):
+            for ev in self._parse(raw, ts):
                 self._dispatch(ev)
             if self._resync:
                 await self._send_resync(ws)
