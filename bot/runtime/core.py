@@ -80,6 +80,8 @@ class Bot:
         self._counters = _Counters()
         self.first_quote_s: float | None = None
         self.startup_error: str = ""
+        self.startup_exc: BaseException | None = None
+        self._locked = False
         self.shutdown = ShutdownSequence(self._shutdown_steps(), deadline_s=self.opts.shutdown_deadline_s,
                                          fast_steps=self._fast_steps())
 
@@ -103,6 +105,7 @@ class Bot:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self.startup_exc = exc
                 self.startup_error = str(exc) if isinstance(exc, MMError) else f"{type(exc).__name__}: {exc}"
                 log.error("startup_failed", error=self.startup_error, exc_info=not isinstance(exc, MMError))
                 self.request_stop("startup_failed")
@@ -117,6 +120,7 @@ class Bot:
         t0 = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.lock.acquire()
+        self._locked = True
         self.ledger = Ledger(self.state_dir / "ledger.sqlite")
         if not self.ledger.was_clean:
             log.warning("ledger_unclean_shutdown", note="previous run did not close the ledger; backfilling")
@@ -266,6 +270,8 @@ class Bot:
         if getattr(self, "_finished", False):
             return
         self._finished = True
+        if not self._locked:  # another bot owns this state dir: touch nothing in it
+            return
         doc = report.as_dict()
         doc.update({"pid": os.getpid(), "venue": self.cfg.venue, "startup_error": self.startup_error,
                     "first_quote_s": self.first_quote_s})

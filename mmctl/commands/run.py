@@ -85,12 +85,17 @@ def run_cmd(
     bot = Bot(cfg, BotOptions(config_path=run.config_path, overrides=overrides, duration_s=duration,
                               shutdown_deadline_s=shutdown_deadline, live_view=live_view))
     report = asyncio.run(bot.run())
-    if bot.startup_error:
-        from bot.errors import ExchangeError
+    if bot.startup_exc is not None:
+        from bot.errors import ExchangeError, MMError
 
+        if isinstance(bot.startup_exc, MMError):
+            raise bot.startup_exc  # mapped to its exit code by mmctl.app (config 3, exchange 4, ...)
         raise ExchangeError(f"bot did not start: {bot.startup_error}")
     if run.json:
         render.emit_json(report.as_dict())
+    if report.fast:
+        sys.stderr.write("fast exit after a second interrupt: one cancel-all attempt was sent\n")
+        raise typer.Exit(ExitCode.INTERRUPTED)
     if not report.ok:
         failed = [s.name for s in report.steps if not s.ok]
         sys.stderr.write(f"shutdown finished with problems: {', '.join(failed)}\n")
