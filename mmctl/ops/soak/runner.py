@@ -93,6 +93,15 @@ def bot_dirs(bot_root: Path) -> dict[str, Path]:
     return {"logs": bot_root / "logs", "recordings": bot_root / "recordings", "state": bot_root / "state"}
 
 
+def attached_dirs(cfg: Any) -> dict[str, Path]:
+    """Where a bot started with this config keeps its files, resolved as bot.runtime does: state_dir and
+    log_dir against the working directory, a relative recorder_dir under state_dir."""
+    state = Path(cfg.state_dir).absolute()
+    rec = Path(cfg.monitoring.recorder_dir)
+    return {"logs": Path(cfg.monitoring.log_dir).absolute(), "recordings": rec if rec.is_absolute() else state / rec,
+            "state": state}
+
+
 def start_bot(opts: SoakOptions, sim: SimProcess, env: Mapping[str, str]) -> BotProcess:
     root = opts.out_dir / "bot"
     dirs = bot_dirs(root)
@@ -202,9 +211,7 @@ def run_soak(opts: SoakOptions, *, progress: Progress | None = None) -> SoakResu
         else:
             assert opts.attach_url is not None
             web_url, pid, sim_url = opts.attach_url, opts.attach_pid, opts.sim_url
-            base = Path(cfg.state_dir).parent if Path(cfg.state_dir).is_absolute() else Path.cwd()
-            dirs = {"logs": base / cfg.monitoring.log_dir, "recordings": base / cfg.monitoring.recorder_dir,
-                    "state": base / cfg.state_dir}
+            dirs = attached_dirs(cfg)
         meta["web_url"] = web_url
         json_io.save_file(out / META, meta)
         if schedule and sim_url:

@@ -133,3 +133,13 @@ def test_parse_sim_banner_plain_and_incomplete() -> None:
                  "ws_private_url": "ws://127.0.0.1:4001/v5/private", "ws_trade_url": "ws://127.0.0.1:4001/v5/trade",
                  "api_key": "k123", "api_secret": "s456"}
     assert parse_sim_banner(lines[:3]) is None
+
+
+def test_attached_dirs_resolve_like_the_runtime(tmp_path: Path, clean_env: dict[str, str]) -> None:
+    from bot.config import load_config
+    from mmctl.ops.soak.runner import attached_dirs
+
+    cfg = load_config(env=clean_env, overrides=[f"state_dir={tmp_path / 's'}", "monitoring.recorder_dir=rec"])
+    d = attached_dirs(cfg)
+    assert d["state"] == tmp_path / "s" and d["recordings"] == tmp_path / "s" / "rec"
+    assert d["logs"].is_absolute()
