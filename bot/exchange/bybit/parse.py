@@ -168,11 +168,17 @@ def _category(d: Obj, default: Category) -> Category:
 
 
 def _levels(v: object, what: str) -> tuple[Level, ...]:
+    # The hot path of book parsing: kept flat (Bybit sends every level as two decimal strings).
+    if type(v) is not list:
+        raise _Bad(f"{what} is not a list")
     out = []
-    for lvl in _list(v, what):
-        if not isinstance(lvl, list) or len(lvl) < 2:
-            raise _Bad(f"{what} level is not [price, size]")
-        out.append(Level(_to_dec(lvl[0], what), _to_dec(lvl[1], what)))
+    for lvl in v:
+        if type(lvl) is not list or len(lvl) < 2 or type(lvl[0]) is not str or type(lvl[1]) is not str:
+            raise _Bad(f"{what} level is not [price, size] strings")
+        p, q = Decimal(lvl[0]), Decimal(lvl[1])
+        if not (p.is_finite() and q.is_finite()):
+            raise _Bad(f"{what} level is not finite")
+        out.append(Level(p, q))
     return tuple(out)
 
 
