@@ -27,21 +27,36 @@ def render(st: dict[str, Any]) -> Any:
         ("MM Rebate Bot ", "bold"), (state.upper(), f"bold {color}"),
         f"  venue {st.get('venue')}  uptime {st.get('uptime_s')}s  pid {st.get('pid')}"
         f"  kill switch {'ON' if st.get('kill_switch') else 'off'}\n",
-        f"links  {conns}   reconnects {st.get('reconnects')}\n",
+        f"links  {conns}   reconnects "
+        + " ".join(f"{k}={v}" for k, v in (st.get("reconnects") or {}).items()) + "\n",
         f"tick-to-order p50 {lat.get('tick_to_order_p50_us')} us  p99 {lat.get('tick_to_order_p99_us')} us"
         f"  ({lat.get('samples')} samples)\n",
         f"fills {tot.get('fills')}  maker share {tot.get('maker_share')}  rebates {tot.get('rebates')}"
         f"  fees {tot.get('fees')}  pnl {tot.get('pnl_realized')} / {tot.get('pnl_unrealized')}"
         f"  open orders {tot.get('open_orders')}  sent {tot.get('orders_sent')}")
-    table = Table(expand=False)
-    cols = ("symbol", "our bid", "our ask", "book bid", "book ask", "age ms", "position", "open", "fills",
-            "maker", "rebates", "fees", "pnl real.", "pnl unreal.", "oblig.")
-    for c in cols:
-        table.add_column(c, justify="right")
-    for sym, s in st.get("symbols", {}).items():
-        table.add_row(sym, *(str(s.get(k)) if s.get(k) is not None else "-" for k in (
-            "bid", "ask", "book_bid", "book_ask", "book_age_ms", "position", "open_orders", "fills", "maker_share",
-            "rebates", "fees", "pnl_realized", "pnl_unrealized", "obligations_met")))
+    # One column per symbol, one row per figure: fits an 80-column terminal for a handful of symbols.
+    syms = st.get("symbols", {})
+    table = Table(expand=False, show_edge=False, pad_edge=False)
+    table.add_column("", style="bold")
+    for sym in syms:
+        table.add_column(sym, justify="right")
+
+    def pair(a: object, b: object) -> str:
+        return f"{'-' if a is None else a} / {'-' if b is None else b}"
+
+    rows: list[tuple[str, Any]] = [
+        ("our bid / ask", lambda s: pair(s.get("bid"), s.get("ask"))),
+        ("book bid / ask", lambda s: pair(s.get("book_bid"), s.get("book_ask"))),
+        ("book age ms", lambda s: s.get("book_age_ms")),
+        ("position", lambda s: s.get("position")),
+        ("open orders", lambda s: s.get("open_orders")),
+        ("fills (maker share)", lambda s: f"{s.get('fills')} ({s.get('maker_share') or '-'})"),
+        ("rebates / fees", lambda s: pair(s.get("rebates"), s.get("fees"))),
+        ("pnl real. / unreal.", lambda s: pair(s.get("pnl_realized"), s.get("pnl_unrealized"))),
+        ("obligations met", lambda s: "yes" if s.get("obligations_met") else "no"),
+    ]
+    for label, get in rows:
+        table.add_row(label, *(str(get(s)) for s in syms.values()))
     return Group(head, table)
 
 
