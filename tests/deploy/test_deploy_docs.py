@@ -12,7 +12,7 @@ from deploy_support import DEPLOY, ROOT
 from bot.config.base import AppConfig
 
 DOCS = [ROOT / "docs" / "scaling.md", ROOT / "docs" / "runbooks.md"]
-FILES = [*DOCS, *DEPLOY.glob("*.yml"), DEPLOY / "Dockerfile"]
+FILES = [*DOCS, *DEPLOY.glob("*.yml"), DEPLOY / "Dockerfile", DEPLOY / "README.md"]
 # MM_* variables that are not config keys: secrets, the config path, and deploy-time knobs.
 NOT_CONFIG = {"MM_CONFIG", "MM_ADMIN_TOKEN", "MM_ADMIN_TOKEN_FILE", "MM_UID", "MM_IMAGE", "MM_IMAGE_TAG",
               "MM_ADMIN_URL", "MM_HEALTHCHECK_URL", "MM_HEALTHCHECK_TIMEOUT_S", "MM_ALLOW_NO_PROMTOOL",
@@ -42,7 +42,7 @@ def test_config_key_check_rejects_a_typo() -> None:
     assert not config_key_exists(["symbol"])
 
 
-@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*DOCS, DEPLOY / "README.md"], ids=lambda p: p.name)
 def test_repository_paths_named_in_docs_exist(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     paths = set(re.findall(r"`((?:deploy|docs|tests)/[\w./-]+?)`", text))
@@ -56,3 +56,12 @@ def test_runbooks_use_only_existing_admin_actions() -> None:
     text = (ROOT / "docs" / "runbooks.md").read_text(encoding="utf-8")
     used = set(re.findall(r"\badmin[ `]+([a-z][a-z-]+)", text)) - {"api", "token", "action", "actions"}
     assert used and used <= set(ADMIN_ACTIONS), sorted(used - set(ADMIN_ACTIONS))
+
+
+@pytest.mark.parametrize("path", [*DOCS, DEPLOY / "README.md"], ids=lambda p: p.name)
+def test_yaml_examples_in_docs_parse(path: Path) -> None:
+    import yaml
+
+    blocks = re.findall(r"```yaml\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    for block in blocks:
+        assert yaml.safe_load(block) is not None
