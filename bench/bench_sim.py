@@ -21,6 +21,8 @@ import ssl
 import sys
 import tempfile
 import time
+from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +95,12 @@ async def bench_orders(rest_url: str, seconds: float, concurrency: int,
     async with aiohttp.ClientSession(connector=conn) as s:
         async with s.get(f"{rest_url}/v5/market/orderbook?category=linear&symbol=ETHUSDT&limit=50") as r:
             book = loads(await r.read())["result"]
-        far_bid = book["b"][-1][0]
+        # 30 % under the touch: stays a resting maker order however far the speeded-up market walks
+        best = Decimal(book["b"][0][0])
+        far_bid = str((best * Decimal("0.7")).quantize(Decimal("0.01")))
         ok = 0
         bad = 0
+        codes: Counter[int] = Counter()
         stop = time.perf_counter() + seconds
 
         async def signed_post(path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -116,13 +121,17 @@ async def bench_orders(rest_url: str, seconds: float, concurrency: int,
                     "category": "linear", "symbol": "ETHUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.01",
                     "price": far_bid, "timeInForce": "PostOnly", "orderLinkId": link})
                 ok, bad = (ok + 1, bad) if r["retCode"] == 0 else (ok, bad + 1)
+                codes[r["retCode"]] += 1
                 r = await signed_post("/v5/order/cancel", {"category": "linear", "symbol": "ETHUSDT",
                                                            "orderLinkId": link})
                 ok, bad = (ok + 1, bad) if r["retCode"] == 0 else (ok, bad + 1)
+                codes[r["retCode"]] += 1
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in range(concurrency)))
         dt = time.perf_counter() - t0
+    if bad:
+        print(f"  retCodes: {dict(codes)}")
     return ok / dt, bad
 
 
