@@ -121,25 +121,27 @@ class BybitRest:
             AuthError, ExchangeRejected, ExchangeUnavailable, OrderStateUnknown (writes), ParseError.
         """
         family = wire.endpoint_family(path)
+        sent: list[bool] = []  # appended to once bytes may have left: a deadline before that is "not sent"
         try:
             async with asyncio.timeout(self.timeouts.total_s):
-                return await self._request(method, path, family, params, body, signed, write, cost, order_link_id)
+                return await self._request(method, path, family, params, body, signed, write, cost, order_link_id,
+                                           sent)
         except TimeoutError as exc:
-            cls = OrderStateUnknown if write else ExchangeUnavailable
+            cls = OrderStateUnknown if write and sent else ExchangeUnavailable
             self._count_error(family, None)
             raise cls(f"{family}: total deadline {self.timeouts.total_s}s exceeded", endpoint=family,
                       order_link_id=order_link_id) from exc
 
     async def _request(self, method: str, path: str, family: str, params: Mapping[str, wire.WireScalar | None] | None,
                        body: Mapping[str, object] | None, signed: bool, write: bool, cost: int,
-                       order_link_id: str | None) -> RestEnvelope:
+                       order_link_id: str | None, sent: list[bool]) -> RestEnvelope:
         attempt = 0
         resynced = False
         while True:
             attempt += 1
             await self.limiter.acquire(family, cost, max_wait_s=self.timeouts.total_s)
             try:
-                return await self._send_once(method, path, family, params, body, signed, write, order_link_id)
+                return await self._send_once(method, path, family, params, body, signed, write, order_link_id, sent)
             except ExchangeError as exc:
                 if exc.ret_code == TIMESTAMP_CODE and not resynced:
                     resynced = True  # rejected before processing: re-sync and resend once, even a write
@@ -155,7 +157,8 @@ class BybitRest:
 
     async def _send_once(self, method: str, path: str, family: str,
                          params: Mapping[str, wire.WireScalar | None] | None, body: Mapping[str, object] | None,
-                         signed: bool, write: bool, order_link_id: str | None) -> RestEnvelope:
+                         signed: bool, write: bool, order_link_id: str | None, sent: list[bool] | None = None
+                         ) -> RestEnvelope:
         query = wire.encode_query(params or {})
         content = wire.encode_body(body) if body is not None else None
         headers: dict[str, str] = {}
@@ -164,6 +167,8 @@ class BybitRest:
             headers = wire.rest_headers(self._key, self._secret, self.now_ms(), self.recv_window_ms, payload)
         url = f"{path}?{query}" if query else path
         t0 = time.perf_counter()
+        if sent is not None:
+            sent.append(True)
         try:
             resp = await self._http.request(method, url, content=content, headers=headers)
         except _NOT_SENT as exc:

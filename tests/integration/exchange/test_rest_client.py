@@ -203,3 +203,13 @@ async def test_from_config_wires_urls_secrets_and_timeouts(sim: SimServer) -> No
     async with BybitClient.from_config(cfg) as c:
         assert c.rest.timeouts.read_s == 2.5 and c.policy.max_attempts == cfg.exchange.reconnect.max_attempts
         assert (await c.submit(buy("mm-cfg-1"))).ok
+
+
+async def test_deadline_spent_waiting_for_the_rate_limiter_is_not_an_unknown_order(sim: SimServer,
+                                                                                  client_factory: Make) -> None:
+    c = client_factory(timeouts=RestTimeouts(total_s=0.3))
+    c.rest.limiter.block("create", 2.0)  # as after a 10006: the family must wait 2 s
+    with pytest.raises(ExchangeUnavailable) as info:
+        await c.submit(buy("mm-wait-1"))
+    assert not isinstance(info.value, OrderStateUnknown)  # nothing was sent, so nothing to reconcile
+    assert not links_at_sim(sim, "mm-wait-1")
