@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -64,6 +65,7 @@ class Market:
     tick_direction: str = "ZeroPlusTick"
     exec_seq: int = 0
     trade_seq: int = 0
+    recent_trades: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
 
     @property
     def symbol(self) -> str:
@@ -198,8 +200,8 @@ class Engine:
                 self.push_order(maker)
             if taker is not None:
                 self._fill(m, taker, mt.price, mt.qty, False, now)
-        last = inst.from_ticks(matches[-1].price)
-        m.last_price = last
+        m.last_price = inst.from_ticks(matches[-1].price)
+        m.recent_trades.extend(trades)
         self.sink.trades(m, trades)
         return filled
 

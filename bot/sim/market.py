@@ -8,7 +8,8 @@ from typing import Any
 from bot.sim.engine import Engine, Market, OrderError
 from bot.sim.orders import _fmt
 
-__all__ = ["BOOK_DEPTHS", "BookStream", "TickerStream", "instruments", "orderbook_rest", "tickers_rest"]
+__all__ = ["BOOK_DEPTHS", "BookStream", "TickerStream", "instruments", "orderbook_rest", "recent_trades_rest",
+           "tickers_rest"]
 
 # depth -> push interval ms at speed 1 (linear and spot alike)
 BOOK_DEPTHS: dict[int, int] = {1: 10, 50: 20, 200: 100, 1000: 200}
@@ -76,6 +77,22 @@ def orderbook_rest(engine: Engine, p: dict[str, Any], now_ms: int) -> dict[str, 
     bids, asks = m.book.depth(n)
     return {"s": m.symbol, "b": _levels(m, bids), "a": _levels(m, asks), "ts": now_ms,
             "u": m.book.seq, "seq": m.book.seq, "cts": now_ms}
+
+
+def recent_trades_rest(engine: Engine, p: dict[str, Any]) -> dict[str, Any]:
+    """GET /v5/market/recent-trade: newest first; limit [1, 1000] (spot 60 by default, others 500)."""
+    m = engine.market(p.get("category"), p.get("symbol"))
+    default = 60 if m.category == "spot" else 500
+    try:
+        n = int(p.get("limit") or default)
+    except ValueError as exc:
+        raise OrderError(10001, "params error: limit invalid") from exc
+    if not 1 <= n <= 1000:
+        raise OrderError(10001, "params error: limit invalid")
+    rows = [{"execId": t["i"], "symbol": t["s"], "price": t["p"], "size": t["v"], "side": t["S"],
+             "time": str(t["T"]), "isBlockTrade": False, "isRPITrade": False}
+            for t in list(m.recent_trades)[::-1][:n]]
+    return {"category": m.category, "list": rows}
 
 
 def ticker_fields(m: Market) -> dict[str, Any]:

@@ -126,6 +126,7 @@ ROUTES: dict[str, tuple[str, bool, Handler]] = {
     "/v5/market/instruments-info": ("GET", False, _public(market.instruments)),
     "/v5/market/orderbook": ("GET", False, lambda sim, a, p: market.orderbook_rest(sim.engine, p, sim.now_ms())),
     "/v5/market/tickers": ("GET", False, _public(market.tickers_rest)),
+    "/v5/market/recent-trade": ("GET", False, _public(market.recent_trades_rest)),
     "/v5/order/create": ("POST", True, _private(orderops.create_order)),
     "/v5/order/amend": ("POST", True, _private(orderops.amend_order)),
     "/v5/order/cancel": ("POST", True, _private(orderops.cancel_order)),

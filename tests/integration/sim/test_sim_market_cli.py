@@ -85,6 +85,19 @@ async def test_spot_fill_moves_base_and_quote_and_takes_fee_in_the_right_coin(si
         assert r["retCode"] in (170131, 170137)
 
 
+async def test_recent_trades_endpoint_lists_the_newest_first(sim_factory: Any) -> None:
+    sim = await sim_factory(speed=20.0, market=True)
+    async with Client(sim) as c:
+        for _ in range(50):
+            r = await c.get("/v5/market/recent-trade", "category=linear&symbol=BTCUSDT&limit=5", signed=False)
+            if r["result"]["list"]:
+                break
+            await asyncio.sleep(0.1)
+        rows = r["result"]["list"]
+        assert rows and {"execId", "price", "size", "side", "time"} <= set(rows[0])
+        assert [int(x["time"]) for x in rows] == sorted((int(x["time"]) for x in rows), reverse=True)
+
+
 async def test_public_tickers_linear_snapshot_then_deltas(sim_factory: Any) -> None:
     sim = await sim_factory(speed=10.0)
     async with aiohttp.ClientSession() as s, s.ws_connect(sim.ws_public_url("linear")) as ws:
