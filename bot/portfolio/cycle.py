@@ -74,6 +74,7 @@ class QuoteCycle:
 
     def inputs(self, symbol: Symbol) -> QuoteInputs:
         budget = self._budgets[symbol]
+        own_bid, own_ask = self.om.own_bounds(symbol)
         return QuoteInputs(
             level_notional=budget.level_notional(self.strategy.levels, self.strategy.order_notional,
                                                  self.ramp.fraction),
@@ -82,6 +83,8 @@ class QuoteCycle:
             sigma_ticks=self._sigma(symbol),
             backoff_bid_ticks=self.om.backoff_ticks(symbol, Side.BUY),
             backoff_ask_ticks=self.om.backoff_ticks(symbol, Side.SELL),
+            own_bid_ticks=own_bid,
+            own_ask_ticks=own_ask,
         )
 
     def _sigma(self, symbol: Symbol) -> Decimal:

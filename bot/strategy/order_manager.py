@@ -78,6 +78,29 @@ class OrderManager:
         """Extra ticks away from the touch on this side after post-only cancellations."""
         return self._backoff.get((symbol, side), 0)
 
+    def own_bounds(self, symbol: Symbol) -> tuple[int | None, int | None]:
+        """(highest bid, lowest ask) in ticks over our orders, counting in-flight targets too.
+
+        The quote keeps new asks above our highest bid and new bids below our lowest ask, so a
+        quote never meets one of our own orders still on its way (post-only cancel, self-trade).
+        """
+        hi: int | None = None
+        lo: int | None = None
+        for o in self.orders.values():
+            if o.symbol != symbol or o.pending is ActionKind.CANCEL:
+                continue
+            t = o.ticks
+            pt = o.pending_ticks
+            if o.side is Side.BUY:
+                top = t if pt is None or pt < t else pt
+                if hi is None or top > hi:
+                    hi = top
+            else:
+                low = t if pt is None or pt > t else pt
+                if lo is None or low < lo:
+                    lo = low
+        return hi, lo
+
     def open_qty(self, symbol: Symbol, side: Side) -> Decimal:
         """Worst-case resting qty on one side (in-flight orders at the larger of old/new size)."""
         total = Decimal(0)

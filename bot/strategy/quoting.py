@@ -85,6 +85,8 @@ class QuoteInputs(NamedTuple):
     sigma_ticks: Decimal = _ZERO  # stdev of the fair price per update, in ticks (MidVolatility)
     backoff_bid_ticks: int = 0  # from OrderManager.backoff_ticks after post-only cancels
     backoff_ask_ticks: int = 0
+    own_bid_ticks: int | None = None  # our highest bid incl. in-flight targets (OrderManager.own_bounds)
+    own_ask_ticks: int | None = None  # our lowest ask incl. in-flight targets: never quote through them
 
 
 class QuoteLevel(NamedTuple):
@@ -164,8 +166,9 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
     reservation price moves against the position by about q x risk_aversion x variance (q in
     levels, variance in ticks^2, floored at 1), bounded by the half-spread; the side adding to
     the position shrinks, and resting size on each side never lets |position| exceed
-    max_position_notional. Bids are floored and asks
-    ceiled to the tick grid, a bid always below the best ask and an ask above the best bid.
+    max_position_notional. Bids are floored and asks ceiled to the tick grid; a bid is always
+    below the best ask and below our own lowest ask (in-flight targets included), an ask above
+    the best bid and our own highest bid.
     """
     inst = p.instrument
     sym = inst.symbol
@@ -209,10 +212,13 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
 
     bid0 = int((reservation - half).to_integral_value(ROUND_FLOOR)) - inputs.backoff_bid_ticks
     ask0 = int((reservation + half).to_integral_value(ROUND_CEILING)) + inputs.backoff_ask_ticks
-    if bid0 > ask_t - 1:
-        bid0 = ask_t - 1
-    if ask0 < bid_t + 1:
-        ask0 = bid_t + 1
+    # post-only safe against the book and against our own orders still on their way
+    top_ask = ask_t if inputs.own_ask_ticks is None or inputs.own_ask_ticks > ask_t else inputs.own_ask_ticks
+    top_bid = bid_t if inputs.own_bid_ticks is None or inputs.own_bid_ticks < bid_t else inputs.own_bid_ticks
+    if bid0 > top_ask - 1:
+        bid0 = top_ask - 1
+    if ask0 < top_bid + 1:
+        ask0 = top_bid + 1
 
     bid_lots = ask_lots = base_lots
     if pos_lots and max_lots > 0:

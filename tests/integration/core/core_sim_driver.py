@@ -128,6 +128,7 @@ class CoreDriver:
         self.last_quotes: dict[Symbol, Quotes] = {}
         self._created: set[str] = set()
         self.watch_positions = True
+        self.post_only_log: list[dict[str, Any]] = []  # what the venue looked like at each post-only cancel
         self.kill_seen_ns: int | None = None
         self._tg: asyncio.TaskGroup | None = None
         self._start_requests: Counter[str] = Counter()
@@ -233,6 +234,14 @@ class CoreDriver:
                     self.stats.post_only_cancels += 1
                     if not first:
                         self.stats.post_only_amends += 1
+                    was = om.orders.get(ev.order_link_id)
+                    m = self.sim.market(ev.symbol)
+                    tick = m.spec.instrument.tick_size
+                    self.post_only_log.append({
+                        "symbol": ev.symbol, "side": str(ev.side), "px": int(ev.price / tick),
+                        "venue": (m.book.best_bid(), m.book.best_ask()), "fair": int(m.fair / tick),
+                        "kind": "create" if first else "amend",
+                        "age_ms": (time.time_ns() - was.pending_since_ns) // 1_000_000 if was else None})
                 om.on_order_update(OmUpdate(ev.order_link_id, ev.symbol, ev.side, ev.status, ev.price, ev.qty,
                                             ev.cum_exec_qty, ev.order_id or None, ev.reject_reason))
             elif isinstance(ev, Execution) and ev.is_trade:

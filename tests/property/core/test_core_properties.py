@@ -62,7 +62,9 @@ def scenarios(draw: st.DrawFn) -> tuple[Instrument, TopOfBook, QuoteInputs, Quot
     position = inst.floor_to_lot(max_pos / mid_px * D(pos_frac.numerator) / D(pos_frac.denominator))
     inputs = QuoteInputs(level_notional=level_notional, max_position_notional=max_pos, position=position,
                          sigma_ticks=D(draw(st.integers(0, 40))) / 4,
-                         backoff_bid_ticks=draw(st.integers(0, 3)), backoff_ask_ticks=draw(st.integers(0, 3)))
+                         backoff_bid_ticks=draw(st.integers(0, 3)), backoff_ask_ticks=draw(st.integers(0, 3)),
+                         own_bid_ticks=draw(st.none() | st.integers(bid_t - 20, ask_t + 20)),
+                         own_ask_ticks=draw(st.none() | st.integers(bid_t - 20, ask_t + 20)))
     return inst, book, inputs, params
 
 
@@ -82,6 +84,10 @@ def test_quotes_never_cross_the_book_or_each_other_and_sit_on_the_grid(
         assert inst.to_lots(lv.qty) >= 1 and lv.qty >= inst.min_qty
     assert all(b.price < best_ask for b in q.bids)
     assert all(a.price > best_bid for a in q.asks)
+    if inputs.own_ask_ticks is not None:  # never through our own orders (in flight included)
+        assert all(b.price_ticks < inputs.own_ask_ticks for b in q.bids)
+    if inputs.own_bid_ticks is not None:
+        assert all(a.price_ticks > inputs.own_bid_ticks for a in q.asks)
     if q.bids and q.asks:
         assert q.bids[0].price < q.asks[0].price
     assert [b.price for b in q.bids] == sorted((b.price for b in q.bids), reverse=True)
@@ -101,7 +107,7 @@ def test_skew_moves_against_inventory_and_grows_with_it(
     params = dataclasses.replace(params, risk_aversion=D("0.1"))
 
     def r(pos: D) -> D:
-        qi = QuoteInputs(inputs.level_notional, inputs.max_position_notional, pos, inputs.sigma_ticks)
+        qi = QuoteInputs(inputs.level_notional, inputs.max_position_notional, pos, inputs.sigma_ticks)  # no clamps
         res = quote(book, qi, params, now_ns=NOW).reservation_ticks
         assert res is not None
         return res

@@ -150,3 +150,10 @@ def test_volatility_per_move_and_over_time() -> None:
     w = MidVolatility(window=4)
     w.restore(v.snapshot())
     assert w.sigma_ticks_over(4_000_000) == 4
+
+
+def test_quotes_never_meet_our_own_orders_in_flight() -> None:
+    # our ask is on its way to 64000.2 (ticks 640002): the bid must stay below it, and vice versa
+    q = quote(book(), inputs(own_ask_ticks=640002, own_bid_ticks=640003), params(), now_ns=NOW)
+    assert q.bids[0].price_ticks <= 640001
+    assert q.asks[0].price_ticks >= 640004
