@@ -113,6 +113,8 @@ class BybitStream:
         self._ws: ClientConnection | None = None
         self._resync: set[Symbol] = set()
         self.last_frame_at = 0.0
+        self.silence_factor = 2.5  # heartbeat intervals without any frame before the link is declared dead
+        self._close_reason = ""
         self.connects = 0  # successful, subscribed sessions
         self.connected = False  # authenticated and subscribed right now
         # Hooks for a request/response layer on top (trade API): an ack it claims is not queued.
@@ -153,6 +155,7 @@ class BybitStream:
         ws_type = self._kind.value
         while not self._stop.is_set():
             reason = "closed by peer"
+            self._close_reason = ""
             try:
                 if await self._until_stopped(self._session()):
                     break
@@ -163,6 +166,7 @@ class BybitStream:
                 raise
             except (OSError, TimeoutError, WebSocketException, ExchangeUnavailable, ParseError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"[:200]
+            reason = self._close_reason or reason
             self._set_connected(False)
             self._on_disconnect()
             delay = self.schedule.next_delay(self._clock())
@@ -219,6 +223,7 @@ class BybitStream:
             async with conn as ws:
                 self._ws = ws
                 await self._handshake(ws)
+                self.last_frame_at = self._clock()
                 pinger = asyncio.ensure_future(self._pinger(ws))
                 try:
                     await self._reader(ws)
@@ -273,9 +278,20 @@ class BybitStream:
         return True
 
     async def _pinger(self, ws: ClientConnection) -> None:
-        """Bybit's JSON heartbeat every `ping_interval_s` (the library only sends protocol pings)."""
+        """Bybit's JSON heartbeat every `ping_interval_s` (the library only sends protocol pings).
+
+        Every ping is answered with a pong frame, so a link with no frame at all for
+        `silence_factor` intervals is stalled at the application level (protocol pings may still
+        be answered): close it, which makes the reader end and the supervisor reconnect.
+        """
         while True:
             await asyncio.sleep(self.ping_interval_s)
+            silent_s = self._clock() - self.last_frame_at
+            if silent_s > self.ping_interval_s * self.silence_factor:
+                self._close_reason = f"heartbeat: no frame for {silent_s:.1f}s"
+                log.warning("ws_heartbeat_lost", ws_type=self._kind.value, silent_s=round(silent_s, 3))
+                await ws.close(code=4000, reason="heartbeat lost")
+                return
             await ws.send(wire.ping_msg(f"ping-{next(self._ids)}"))
             self.schedule.maybe_reset(self._clock())
 

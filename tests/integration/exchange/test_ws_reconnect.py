@@ -176,3 +176,20 @@ async def test_reconnect_resubscribes_and_resyncs_from_a_fresh_snapshot(sim: Sim
     for sym in (BTC, Symbol("ETHUSDT")):
         first = next(e for e in after if isinstance(e, BookUpdate) and e.symbol == sym)
         assert first.is_snapshot  # no delta is handed out before the fresh snapshot
+
+
+async def test_stalled_stream_is_detected_by_the_json_heartbeat_and_reconnected(sim: SimServer,
+                                                                                client_factory: Make) -> None:
+    c = client_factory(ping_interval_s=0.1)
+    stream = c.public_stream([BTC])
+    runner = asyncio.ensure_future(stream.run())
+    try:
+        await next_state(stream, StreamStatus.CONNECTED)
+        sim.faults.stall_stream(1.0, stream="public")  # nothing leaves the venue, TCP stays up
+        lost = await next_state(stream, StreamStatus.DISCONNECTED, within_s=3)
+        await next_state(stream, StreamStatus.CONNECTED, within_s=5)
+    finally:
+        stream.close()
+        await runner
+    assert lost.reason.startswith("heartbeat")
+    assert len(sim.stats.attempts("public")) >= 2
