@@ -171,3 +171,23 @@ def test_valid_and_invalid_bytes_in_one_run_are_both_reported(in_tmp: Path, raw:
     (in_tmp / "r.txt").write_bytes(raw + b"\n")
     report = lint_paths(["r.txt"], LintOptions(all_lines=True))
     assert sorted((f.col, f.kind) for f in report.findings) == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(raw=st.lists(st.sampled_from([b"a", b"\n", "\u00e9".encode(), "\u20ac".encode(), b"\xff", b"\x80",
+                                     b"\xe2\x82", "\U0001f600".encode()]), max_size=200).map(b"".join),
+       chunk=st.integers(min_value=16, max_value=40))
+def test_invalid_utf8_reported_exactly_on_lines_that_do_not_decode(tmp_path_factory: pytest.TempPathFactory,
+                                                                   raw: bytes, chunk: int) -> None:
+    path = tmp_path_factory.mktemp("h") / "f.txt"
+    path.write_bytes(raw)
+    report = lint_paths([str(path)], LintOptions(all_lines=True, chunk_size=chunk, max_line_bytes=10**6,
+                                                 max_findings_per_file=10**6))
+    got = sorted(f.line for f in report.findings if f.kind == "invalid_utf8")
+    expected = []
+    for n, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            expected.append(n)
+    assert got == expected
