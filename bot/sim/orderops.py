@@ -46,6 +46,29 @@ def _qty_lots(m: Market, raw: Any) -> int:
     return int(q / inst.qty_step)
 
 
+def _quote_to_lots(m: Market, quote: Decimal) -> int:
+    """Base lots a spot market buy of `quote` USDT can take from the asks, walking the book."""
+    inst = m.spec.instrument
+    if quote <= 0:
+        raise OrderError(170130, "Value for parameter 'qty' not valid.")
+    if quote < inst.min_notional:
+        raise OrderError(170140, "Order value exceeded lower limit.")
+    _, asks = m.book.depth(1000)
+    lots = 0
+    left = quote
+    for px_ticks, size in asks:
+        px = inst.from_ticks(px_ticks)
+        lot_cost = px * inst.qty_step
+        take = min(size, int(left / lot_cost))
+        lots += take
+        left -= take * lot_cost
+        if take < size:
+            break
+    if lots <= 0:
+        raise OrderError(170140, "Order value exceeded lower limit.")
+    return lots
+
+
 def _price_ticks(m: Market, raw: Any) -> int:
     inst = m.spec.instrument
     spot = m.category == "spot"
@@ -106,8 +129,12 @@ def _create(engine: Engine, acct: AccountState, p: dict[str, Any]) -> dict[str, 
         raise OrderError(10001, "params error: timeInForce invalid")
     if otype == "Market":
         tif = "IOC"
-    qty = _qty_lots(m, p.get("qty"))
     inst = m.spec.instrument
+    if spot and otype == "Market" and side == "Buy" and p.get("marketUnit") != "baseCoin":
+        # spot market buys count qty in the quote coin unless marketUnit=baseCoin (docs 5.5)
+        qty = _quote_to_lots(m, _dec(p.get("qty"), "qty"))
+    else:
+        qty = _qty_lots(m, p.get("qty"))
     if otype == "Limit":
         if p.get("price") in (None, ""):
             raise OrderError(10001, "params error: price is required for Limit order")

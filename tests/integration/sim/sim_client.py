@@ -67,3 +67,14 @@ class Client:
 def ws_auth_args(key: str, secret: str, expires: int | None = None) -> list[Any]:
     exp = expires if expires is not None else int(time.time() * 1000) + 10_000
     return [key, exp, sign_ws_auth(secret, exp)]
+
+
+async def wait_subscribed(sim: SimServer, stream: str, topic: str, timeout_s: float = 5.0) -> None:
+    """Wait until some connection of `stream` has `topic` (clients subscribe asynchronously)."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout_s
+    while not any(c.stream == stream and topic in c.topics for c in sim.hub.connections()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {stream} connection subscribed to {topic} within {timeout_s}s")
+        await asyncio.sleep(0.02)

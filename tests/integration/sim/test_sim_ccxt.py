@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from sim_client import wait_subscribed
 
 from bot.sim import SimServer
 
@@ -44,7 +45,7 @@ async def test_ccxt_rest_and_ws_work_unchanged(sim: SimServer) -> None:
         m = sim.market("BTCUSDT", "linear")
         px = float(m.spec.instrument.from_ticks(m.book.best_bid() - 2))
         watcher = asyncio.ensure_future(ex.watch_orders("BTC/USDT:USDT"))
-        await asyncio.sleep(0.3)  # subscribe (auth + order topic) before the order goes in
+        await wait_subscribed(sim, "private", "order")  # auth + subscribe before the order goes in
         order = await ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.001, px, {"postOnly": True})
         pushed = await asyncio.wait_for(watcher, 5)
         assert pushed[0]["id"] == order["id"] and pushed[0]["status"] == "open"

@@ -71,7 +71,7 @@ async def test_spot_fill_moves_base_and_quote_and_takes_fee_in_the_right_coin(si
     async with Client(sim) as c:
         before = sim.wallet(c.key)
         r = await c.post("/v5/order/create", {"category": "spot", "symbol": "BTCUSDT", "side": "Buy",
-                                              "orderType": "Market", "qty": "0.01"})
+                                              "orderType": "Market", "qty": "0.01", "marketUnit": "baseCoin"})
         assert r["retCode"] == 0
         [ex] = sim.executions(c.key)
         after = sim.wallet(c.key)
@@ -83,6 +83,15 @@ async def test_spot_fill_moves_base_and_quote_and_takes_fee_in_the_right_coin(si
                                               "orderType": "Limit", "qty": "1000", "price": str(
                                                   inst.from_ticks(m.book.best_ask() + 5))})
         assert r["retCode"] in (170131, 170137)
+        # without marketUnit a spot market buy spends qty USDT
+        r = await c.post("/v5/order/create", {"category": "spot", "symbol": "BTCUSDT", "side": "Buy",
+                                              "orderType": "Market", "qty": "100"})
+        assert r["retCode"] == 0
+        spent = sum(Decimal(e["execValue"]) for e in sim.executions(c.key)[1:])
+        assert Decimal("99") < spent <= Decimal("100")
+        r = await c.post("/v5/order/create", {"category": "spot", "symbol": "BTCUSDT", "side": "Buy",
+                                              "orderType": "Market", "qty": "1"})
+        assert r["retCode"] == 170140
 
 
 async def test_recent_trades_endpoint_lists_the_newest_first(sim_factory: Any) -> None:

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+from sim_client import wait_subscribed
 
 from bot.sim import SimServer
 
@@ -60,9 +61,11 @@ async def test_pybit_websockets_public_and_private(sim: SimServer, monkeypatch: 
     acct = sim.accounts[0]
     got: dict[str, list[dict[str, Any]]] = {"book": [], "order": []}
     seen = threading.Event()
+    booked = threading.Event()
 
     def on_book(msg: dict[str, Any]) -> None:
         got["book"].append(msg)
+        booked.set()
 
     def on_order(msg: dict[str, Any]) -> None:
         got["order"].append(msg)
@@ -83,11 +86,13 @@ async def test_pybit_websockets_public_and_private(sim: SimServer, monkeypatch: 
         m = sim.market("BTCUSDT", "linear")
         from bot.sim.orderops import create_order
 
-        await asyncio.sleep(0.3)  # let pybit's subscribe reach the server
+        await wait_subscribed(sim, "private", "order")
+        await wait_subscribed(sim, "public", "orderbook.50.BTCUSDT")
         create_order(sim.engine, sim.engine.accounts[acct.api_key], {
             "category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.001",
             "price": str(m.spec.instrument.from_ticks(m.book.best_bid() - 2)), "orderLinkId": "pybit-ws"})
-        await asyncio.to_thread(seen.wait, 5.0)  # pybit calls back from its own thread
+        await asyncio.to_thread(seen.wait, 5.0)  # pybit calls back from its own threads
+        await asyncio.to_thread(booked.wait, 5.0)
         assert got["order"] and got["order"][0]["data"][0]["orderLinkId"] == "pybit-ws"
         assert got["book"] and got["book"][0]["type"] == "snapshot"
     finally:
