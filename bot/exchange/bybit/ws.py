@@ -152,6 +152,12 @@ class BybitStream:
             ExchangeRejected: a subscription was refused (bad topic: a config problem).
             StreamExhausted: `max_attempts` reconnects in a row without a healthy period.
         """
+        try:
+            await self._supervise()
+        finally:
+            self._set_connected(False)  # also on cancellation and fatal errors
+
+    async def _supervise(self) -> None:
         ws_type = self._kind.value
         while not self._stop.is_set():
             reason = "closed by peer"
@@ -189,24 +195,22 @@ class BybitStream:
                 pass
             if self.metrics is not None:
                 self.metrics.ws_reconnect_attempts.labels(ws_type=ws_type).inc()
-        self._set_connected(False)
 
     async def _until_stopped(self, session: Coroutine[Any, Any, None]) -> bool:
-        """Run the session; True if `close()` ended it."""
+        """Run the session; True if `close()` ended it. Cancellation of `run()` is never swallowed."""
         task = asyncio.ensure_future(session)
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
+        except asyncio.CancelledError:
             stopper.cancel()
-            if not task.done():
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    if not self._stop.is_set():
-                        raise
+            task.cancel()
+            await asyncio.gather(task, stopper, return_exceptions=True)
+            raise
+        stopper.cancel()
         if self._stop.is_set():
+            task.cancel()
+            await asyncio.gather(task, stopper, return_exceptions=True)
             return True
         task.result()  # re-raise the session's error
         return False

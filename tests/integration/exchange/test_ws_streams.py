@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
+
 from bot.book import OrderBook
 from bot.domain import OrderLinkId, OrderStatus, Side, Symbol
 from bot.exchange.base import CancelRequest, OrderRequest
@@ -127,3 +129,16 @@ async def test_slow_consumer_gets_coalesced_books_that_apply_cleanly(sim: SimSer
     assert book.update_id == books[-1].update_id == mirror.update_id
     best = book.best_bid()
     assert best is not None and best[0] == max(mirror.bids)
+
+
+async def test_cancelling_run_propagates_and_closes_the_socket(sim: SimServer, client_factory: Make) -> None:
+    c = client_factory()
+    stream = c.public_stream([BTC])
+    runner = asyncio.ensure_future(stream.run())
+    await collect(stream, connected)
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    assert not stream.connected
+    await asyncio.sleep(0.2)
+    assert len(sim.stats.attempts("public")) == 1  # no reconnect after a cancel
