@@ -22,6 +22,7 @@ class Client:
         self.session = session or aiohttp.ClientSession()
         self.last_headers: dict[str, str] = {}
         self.last_status = 0
+        self.history: list[tuple[dict[str, str], Any]] = []  # (response headers, decoded body)
 
     async def close(self) -> None:
         await self.session.close()
@@ -57,7 +58,9 @@ class Client:
             self.last_status = r.status
             self.last_headers = dict(r.headers)
             data = await r.read()
-        return loads(data) if r.content_type == "application/json" else data.decode()
+        out = loads(data) if r.content_type == "application/json" else data.decode()
+        self.history.append((dict(r.headers), out))
+        return out
 
     async def order(self, **fields: Any) -> Any:
         body = {"category": "linear", "symbol": "BTCUSDT", "orderType": "Limit", **fields}
