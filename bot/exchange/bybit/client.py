@@ -210,7 +210,8 @@ class BybitClient:
         body = wire.batch_body(self._cat, chunk)
         if (trade := self._trade_ready()) is not None:
             try:
-                ack = await trade.request("order." + wire.endpoint_family(wire.PATH[name]), [body])
+                op = wire.endpoint_family(wire.PATH[name]).replace("/", ".", 1)  # "order.create-batch"
+                ack = await trade.request(op, [body])
             except ExchangeUnavailable:
                 pass  # not connected: nothing was sent, fall back to REST
             else:

@@ -25,9 +25,10 @@ log = get_logger(__name__)
 
 # Per-UID limits per second for linear (reference section 4); public market data is IP-limited only.
 DEFAULT_LIMITS: dict[str, int] = {
-    "create": 10, "amend": 10, "cancel": 10, "cancel-all": 10, "create-batch": 10, "amend-batch": 10,
-    "cancel-batch": 10, "disconnected-cancel-all": 5, "realtime": 50, "history": 50, "list": 50,
-    "wallet-balance": 50, "fee-rate": 5, "info": 50,
+    "order/create": 10, "order/amend": 10, "order/cancel": 10, "order/cancel-all": 10, "order/create-batch": 10,
+    "order/amend-batch": 10, "order/cancel-batch": 10, "order/disconnected-cancel-all": 5, "order/realtime": 50,
+    "order/history": 50, "execution/list": 50, "position/list": 50, "account/wallet-balance": 50,
+    "account/fee-rate": 5, "account/info": 50, "account/query-dcp-info": 5,
 }
 _PUBLIC_LIMIT = 100  # 600 per 5 s per IP, shared: stay well below
 

@@ -61,8 +61,8 @@ BATCH_MAX = {"linear": 20, "inverse": 20, "option": 20, "spot": 10}
 
 
 def endpoint_family(path: str) -> str:
-    """Bounded metric/rate-limit label for a path: its last segment ("create-batch", "realtime"...)."""
-    return path.rstrip("/").rsplit("/", 1)[-1] or "root"
+    """Bounded metric/rate-limit label for a path: "order/create", "execution/list", "market/time"..."""
+    return path.strip("/").removeprefix("v5/") or "root"
 
 
 def dec_str(value: Decimal) -> str:
