@@ -28,7 +28,7 @@ from bot.observability.ledger import Ledger
 from bot.observability.logging import get_logger
 from bot.observability.metrics import Metrics
 from bot.observability.recorder import Recorder
-from bot.portfolio.allocator import Allocator
+from bot.portfolio.allocator import Allocator, Budget
 from bot.portfolio.inventory import Portfolio
 from bot.portfolio.rollout import RolloutRamp
 from bot.portfolio.throttle import Throttle
@@ -91,6 +91,8 @@ class Trader:
         self._lock = asyncio.Lock()
         self._kill_handled = False
         self._ever_connected: set[str] = set()
+        self._quote_counters: dict[tuple[str, str], Any] = {}
+        self._budgets: dict[Symbol, Budget] = {}  # refreshed every second, not per quote
         self._public: EventStream | None = None
         self._private: EventStream | None = None
         self.risk = RiskGuards(cfg.risk)
@@ -224,6 +226,7 @@ class Trader:
         self.risk.update_config(cfg.risk)
         self.throttle.update_config(cfg.portfolio.throttle)
         self.allocator.update_config(cfg.portfolio.allocator)
+        self._budgets = self.allocator.budgets()
         self.rollout.update_config(cfg.rollout)
         for st in self.syms.values():
             st.params = self._params(st.inst)
@@ -298,7 +301,7 @@ class Trader:
         if gate is not None:
             return Quotes.none(sym, gate.value)
         assert self.om is not None
-        budget = self.allocator.budget(sym)
+        budget = self._budgets.get(sym) or self.allocator.budget(sym)
         inputs = QuoteInputs(
             level_notional=budget.level_notional(self.cfg.strategy.levels, self.cfg.strategy.order_notional,
                                                  self.rollout.fraction),
@@ -317,7 +320,11 @@ class Trader:
             st = self.syms[sym]
             now = time.time_ns()
             q = self._quotes(sym, st, now)
-            self.metrics.quotes.labels(sym, q.reason or "quoted").inc()
+            key = (sym, q.reason or "quoted")
+            counter = self._quote_counters.get(key)
+            if counter is None:  # labels() costs a few microseconds: keep the children
+                counter = self._quote_counters[key] = self.metrics.quotes.labels(*key)
+            counter.inc()
             if q.obligations is not None:
                 st.obligations_met = q.obligations.met
             elif q.reason:
@@ -428,6 +435,7 @@ class Trader:
                 self.rollout.observe_fill(adverse / f.price * 10_000)
                 st.recent_fills.remove(f)
             del st.recent_fills[:-200]
+        self._budgets = self.allocator.budgets()
         total = self.portfolio.total_pnl(marks)
         self.risk.on_pnl(total, day=int(time.time() // 86400), now_ns=time.time_ns())
         self.rollout.observe_pnl(total)
