@@ -6,7 +6,8 @@ Two measurements per update on a random-walk market (each step moves the mid 0-2
   core   TopOfBook -> QuoteCycle.on_book (vol, PnL/kill check, gate, quote, diff, risk, throttle,
          batches marked in flight)
   e2e    raw Bybit orderbook delta bytes -> Rust book apply_message -> TopOfBook -> same cycle
-Acks are applied after the clock stops. The throttle uses MM1-like limits (600/s) so that
+Acks are applied after the clock stops. `--tolerance 0` re-prices on every one-tick move (worst case);
+the default is the config default (1 tick). The throttle uses MM1-like limits (600/s) so that
 the measured path is the one that sends; with the default 10/s most cycles would defer.
 Target: p99 < 100 us for 2 symbols x 3 levels.
 """
@@ -17,6 +18,7 @@ import argparse
 import random
 import statistics
 import time
+import timeit
 from decimal import Decimal
 
 from bot.book import OrderBook
@@ -34,9 +36,9 @@ TICK, LOT = Decimal("0.1"), Decimal("0.001")
 DEPTH = 25
 
 
-def make_cycle(symbols: list[Symbol], levels: int) -> QuoteCycle:
+def make_cycle(symbols: list[Symbol], levels: int, tolerance: int = 1) -> QuoteCycle:
     insts = {s: Instrument(s, Category.LINEAR, TICK, LOT, LOT, Decimal(100)) for s in symbols}
-    strat = StrategyConfig(levels=levels, order_notional=Decimal(100), requote_tolerance_ticks=0)
+    strat = StrategyConfig(levels=levels, order_notional=Decimal(100), requote_tolerance_ticks=tolerance)
     mm1 = ThrottleConfig(create_per_s=600, amend_per_s=600, cancel_per_s=600, batch_per_s=600)
     t0 = time.time_ns()
     return QuoteCycle(
@@ -44,7 +46,7 @@ def make_cycle(symbols: list[Symbol], levels: int) -> QuoteCycle:
                 for s, i in insts.items()},
         strategy=strat,
         order_manager=OrderManager(instruments=insts, category=Category.LINEAR, link_ids=OrderLinkIds("mm", "b"),
-                                   tolerance_ticks=0),
+                                   tolerance_ticks=tolerance),
         guards=RiskGuards(RiskConfig(max_open_orders=2 * levels * len(symbols) + 10)),
         throttle=Throttle(mm1),
         allocator=Allocator(AllocatorConfig(total_notional=Decimal(100) * 2 * levels * len(symbols)), symbols),
@@ -87,32 +89,39 @@ def pct(xs: list[int], p: float) -> float:
     return s[min(len(s) - 1, int(p * len(s)))] / 1000
 
 
-def run(n: int, n_symbols: int, levels: int, seed: int) -> dict[str, object]:
+def run(n: int, n_symbols: int, levels: int, seed: int, tolerance: int = 1) -> dict[str, object]:
     rng = random.Random(seed)
     symbols = [Symbol(f"SYM{i}USDT") for i in range(n_symbols)]
     msgs = {s: messages(s, n // n_symbols + 1, rng) for s in symbols}
     books = {s: OrderBook(str(TICK), str(LOT)) for s in symbols}
-    cycle = make_cycle(symbols, levels)
+    cycle = make_cycle(symbols, levels, tolerance)
     core: list[int] = []
     e2e: list[int] = []
+    cpu: list[int] = []  # thread CPU time of the e2e path: what is left when preemption is taken out
     actions = 0
     now = time.time_ns()
     for s in symbols:
         books[s].apply_message(msgs[s][0])
+    cursor = dict.fromkeys(symbols, 1)
+    quoted = 0
     for i in range(1, n + 1):
         s = symbols[i % n_symbols]
-        raw = msgs[s][i // n_symbols + 1] if i // n_symbols + 1 < len(msgs[s]) else msgs[s][-1]
+        raw = msgs[s][cursor[s]]
+        cursor[s] += 1
         now += 5_000_000
         book = books[s]
+        c0 = time.thread_time_ns()
         t0 = time.perf_counter_ns()
-        bb_t, bb_l, ba_t, ba_l, _, _ = book.apply_message(raw)
-        assert bb_t is not None and ba_t is not None and bb_l is not None and ba_l is not None
+        bb_t, bb_l, ba_t, ba_l, _, resync = book.apply_message(raw)
+        assert not resync and bb_t is not None and ba_t is not None and bb_l is not None and ba_l is not None
         top = TopOfBook((book.price_of(bb_t), book.size_of(bb_l)), (book.price_of(ba_t), book.size_of(ba_l)), now)
         t1 = time.perf_counter_ns()
         res = cycle.on_book(s, top, now_ns=now)
         t2 = time.perf_counter_ns()
+        cpu.append(time.thread_time_ns() - c0)
         core.append(t2 - t1)
         e2e.append(t2 - t0)
+        quoted += res.quotes.reason is None
         for b in res.batches:
             for a in b.actions:
                 actions += 1
@@ -120,12 +129,22 @@ def run(n: int, n_symbols: int, levels: int, seed: int) -> dict[str, object]:
                 if a.kind.value == "cancel":
                     cycle.om.forget(a.order_link_id)
     warm = n // 10
-    core, e2e = core[warm:], e2e[warm:]
+    core, e2e, cpu = core[warm:], e2e[warm:], cpu[warm:]
     return {
-        "updates": len(core), "symbols": n_symbols, "levels": levels, "actions_per_update": actions / n,
+        "updates": len(core), "symbols": n_symbols, "levels": levels, "tolerance_ticks": tolerance,
+        "quoted_share": quoted / n,
+        "actions_per_update": actions / n,
         "core_p50_us": pct(core, 0.5), "core_p99_us": pct(core, 0.99), "core_mean_us": statistics.mean(core) / 1000,
         "e2e_p50_us": pct(e2e, 0.5), "e2e_p99_us": pct(e2e, 0.99),
+        "e2e_cpu_p50_us": pct(cpu, 0.5), "e2e_cpu_p99_us": pct(cpu, 0.99),
+        "calibration_sum_range_1000_us": _calibrate(),
     }
+
+
+def _calibrate() -> float:
+    """Best of 7 x 2000 `sum(range(1000))`: how fast (and how loaded) this machine is right now."""
+    best = min(timeit.repeat("sum(range(1000))", number=2000, repeat=7))
+    return round(best / 2000 * 1e6, 2)
 
 
 def main() -> None:
@@ -134,8 +153,9 @@ def main() -> None:
     ap.add_argument("--symbols", type=int, default=2)
     ap.add_argument("--levels", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tolerance", type=int, default=1, help="requote_tolerance_ticks (config default 1; 0 = worst)")
     args = ap.parse_args()
-    r = run(args.n, args.symbols, args.levels, args.seed)
+    r = run(args.n, args.symbols, args.levels, args.seed, args.tolerance)
     print(json_io.dumps_str(r, indent=True))
     verdict = "PASS" if float(r["e2e_p99_us"]) < 100 else "FAIL"  # type: ignore[arg-type]
     print(f"target p99 < 100 us (book update -> actions, {args.symbols} symbols x {args.levels} levels): {verdict}")

@@ -71,14 +71,27 @@ class QuoteCycle:
         self._allocator_every = allocator_every
         self._updates = 0
         self._budgets = allocator.budgets()
+        self._size_cache: dict[Symbol, tuple[tuple[Decimal, Decimal, Decimal, int], Decimal, Decimal]] = {}
+
+    def _sizes(self, symbol: Symbol) -> tuple[Decimal, Decimal]:
+        """(level notional, position cap) from the budget, the ramp and the risk limit; cached."""
+        key = (self.ramp.fraction, self.guards.cfg.max_position_notional, self.strategy.order_notional,
+               self.strategy.levels)
+        hit = self._size_cache.get(symbol)
+        if hit is not None and hit[0] == key:
+            return hit[1], hit[2]
+        budget = self._budgets[symbol]
+        level = budget.level_notional(self.strategy.levels, self.strategy.order_notional, self.ramp.fraction)
+        cap = min(self.guards.cfg.max_position_notional, budget.inventory_notional)
+        self._size_cache[symbol] = (key, level, cap)
+        return level, cap
 
     def inputs(self, symbol: Symbol) -> QuoteInputs:
-        budget = self._budgets[symbol]
         own_bid, own_ask = self.om.own_bounds(symbol)
+        level, cap = self._sizes(symbol)
         return QuoteInputs(
-            level_notional=budget.level_notional(self.strategy.levels, self.strategy.order_notional,
-                                                 self.ramp.fraction),
-            max_position_notional=min(self.guards.cfg.max_position_notional, budget.inventory_notional),
+            level_notional=level,
+            max_position_notional=cap,
             position=self.portfolio.inventory(symbol).position,
             sigma_ticks=self._sigma(symbol),
             backoff_bid_ticks=self.om.backoff_ticks(symbol, Side.BUY),
@@ -143,3 +156,4 @@ class QuoteCycle:
                 sigma_bps = self._sigma(s) * p.instrument.tick_size / mark * _BPS
                 self.allocator.observe(s, sigma_bps=sigma_bps, rebate_bps=-p.maker_fee_rate * _BPS)
         self._budgets = self.allocator.budgets()
+        self._size_cache.clear()

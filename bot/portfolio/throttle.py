@@ -34,30 +34,37 @@ class Throttle:
 
     def __init__(self, cfg: ThrottleConfig) -> None:
         self.cfg = cfg
+        self._limits = self._limits_of(cfg)
+        self._window_ns = cfg.window_ms * 1_000_000
         self._events: dict[str, deque[tuple[int, int]]] = {f: deque() for f in FAMILIES}
         self._used: dict[str, int] = dict.fromkeys(FAMILIES, 0)
         self._blocked_until: dict[str, int] = dict.fromkeys(FAMILIES, 0)
 
+    @staticmethod
+    def _limits_of(c: ThrottleConfig) -> dict[str, int]:
+        return {"create": c.create_per_s, "amend": c.amend_per_s, "cancel": c.cancel_per_s, "batch": c.batch_per_s}
+
     def update_config(self, cfg: ThrottleConfig) -> None:
         self.cfg = cfg
+        self._limits = self._limits_of(cfg)
+        self._window_ns = cfg.window_ms * 1_000_000
 
     def limit(self, family: str) -> int:
-        c = self.cfg
-        return {"create": c.create_per_s, "amend": c.amend_per_s, "cancel": c.cancel_per_s,
-                "batch": c.batch_per_s}[family]
-
-    def _expire(self, family: str, now_ns: int) -> None:
-        horizon = now_ns - self.cfg.window_ms * 1_000_000
-        ev = self._events[family]
-        while ev and ev[0][0] <= horizon:
-            self._used[family] -= ev.popleft()[1]
+        return self._limits[family]
 
     def available(self, family: str, *, now_ns: int) -> int:
         """Units left in the current window (0 while blocked by the venue's rate-limit headers)."""
         if now_ns < self._blocked_until[family]:
             return 0
-        self._expire(family, now_ns)
-        return max(0, self.limit(family) - self._used[family])
+        ev = self._events[family]
+        if ev:
+            horizon = now_ns - self._window_ns
+            used = self._used[family]
+            while ev and ev[0][0] <= horizon:
+                used -= ev.popleft()[1]
+            self._used[family] = used
+        left = self._limits[family] - self._used[family]
+        return left if left > 0 else 0
 
     def _take(self, family: str, units: int, now_ns: int) -> None:
         self._events[family].append((now_ns, units))

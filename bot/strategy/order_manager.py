@@ -136,59 +136,71 @@ class OrderManager:
         out: list[OrderAction],
     ) -> None:
         rev = side is Side.BUY
-        # fast path: every level already rests exactly (the common case between moves);
-        # `want` is best-first, so compare with live sorted the same way (no Decimal hashing)
+        tol = self.tolerance_ticks
+        # fast path: every level already rests within tolerance (the common case between moves);
+        # `want` is best-first, so pair it with live sorted the same way (no Decimal hashing)
         if len(want) == len(live) and all(o.pending is None for o in live):
             if len(live) > 1:
                 live = sorted(live, key=_ticks_of, reverse=rev)
+            qtol = self.qty_tolerance
             for o, d in zip(live, want, strict=True):
-                if o.ticks != d.price_ticks or o.qty - o.filled != d.qty:
+                gap = o.ticks - d.price_ticks
+                if gap > tol or gap < -tol:
+                    break
+                leaves = o.qty - o.filled
+                if leaves != d.qty and abs(leaves - d.qty) > d.qty * qtol:
                     break
             else:
                 return
-        tol = self.tolerance_ticks
-        desired = list(want)
-        free: list[LiveOrder] = []
+        slots: list[QuoteLevel | None] = list(want)
+        free: list[LiveOrder | None] = []
         # In-flight orders are frozen: they may satisfy a desired level but are never touched.
         for o in live:
             if o.pending is None:
                 free.append(o)
             elif o.pending is not ActionKind.CANCEL:
-                t = o.pending_ticks if o.pending_ticks is not None else o.ticks
-                hit = _closest(desired, t, tol)
-                if hit is not None:
-                    desired.remove(hit)
-        # 1. keep: price within tolerance and size close enough
-        if desired and free:
-            for d in list(desired):
-                best: LiveOrder | None = None
-                best_gap = tol + 1
-                for o in free:
-                    gap = abs(o.ticks - d.price_ticks)
-                    if gap < best_gap and self._qty_ok(o.leaves, d.qty):
-                        best, best_gap = o, gap
-                if best is not None:
-                    free.remove(best)
-                    desired.remove(d)
-        # 2. price within tolerance, size off: amend the size only
-        if desired and free:
-            for d in list(desired):
-                for o in free:
-                    if abs(o.ticks - d.price_ticks) <= tol:
-                        free.remove(o)
-                        desired.remove(d)
-                        out.append(self._amend(o, None, None, d.qty))
+                j = _closest(slots, o.pending_ticks if o.pending_ticks is not None else o.ticks, tol)
+                if j >= 0:
+                    slots[j] = None
+        if free:
+            # 1. keep: price within tolerance and size close enough (closest price wins)
+            for j, lv in enumerate(slots):
+                if lv is None:
+                    continue
+                dt = lv.price_ticks
+                best, best_gap = -1, tol + 1
+                for i, od in enumerate(free):
+                    if od is None:
+                        continue
+                    gap = od.ticks - dt if od.ticks >= dt else dt - od.ticks
+                    if gap < best_gap and self._qty_ok(od.qty - od.filled, lv.qty):
+                        best, best_gap = i, gap
+                if best >= 0:
+                    free[best] = None
+                    slots[j] = None
+            # 2. price within tolerance, size off: amend the size only
+            for j, lv in enumerate(slots):
+                if lv is None:
+                    continue
+                dt = lv.price_ticks
+                for i, od in enumerate(free):
+                    if od is not None and (od.ticks - dt if od.ticks >= dt else dt - od.ticks) <= tol:
+                        free[i] = None
+                        slots[j] = None
+                        out.append(self._amend(od, None, None, lv.qty))
                         break
+        desired = [d for d in slots if d is not None]
+        rest = [o for o in free if o is not None]
         # 3. pair the rest best-first: amend price (and size), then create / cancel leftovers
         if len(desired) > 1:
             desired.sort(key=_price_ticks_of, reverse=rev)
-        if len(free) > 1:
-            free.sort(key=_ticks_of, reverse=rev)
-        n = min(len(desired), len(free))
+        if len(rest) > 1:
+            rest.sort(key=_ticks_of, reverse=rev)
+        n = min(len(desired), len(rest))
         for i in range(n):
             d = desired[i]
-            out.append(self._amend(free[i], d.price, d.price_ticks, d.qty))
-        for o in free[n:]:
+            out.append(self._amend(rest[i], d.price, d.price_ticks, d.qty))
+        for o in rest[n:]:
             out.append(OrderAction(ActionKind.CANCEL, sym, side, o.order_link_id))
         for d in desired[n:]:
             out.append(OrderAction(ActionKind.CREATE, sym, side, self.link_ids.next(), d.price, d.qty, d.qty,
@@ -198,7 +210,7 @@ class OrderManager:
         return leaves == want or abs(leaves - want) <= want * self.qty_tolerance
 
     def _amend(self, o: LiveOrder, price: Decimal | None, ticks: int | None, want_leaves: Decimal) -> OrderAction:
-        qty = None if want_leaves == o.leaves else o.filled + want_leaves
+        qty = None if want_leaves == o.qty - o.filled else o.filled + want_leaves
         return OrderAction(ActionKind.AMEND, o.symbol, o.side, o.order_link_id, price, qty, want_leaves, ticks)
 
     def cancel_all(self, symbol: Symbol | None = None) -> list[OrderAction]:
@@ -365,13 +377,14 @@ class OrderManager:
         o.pending_qty = None
 
 
-def _closest(desired: list[QuoteLevel], ticks: int, tol: int) -> QuoteLevel | None:
-    best: QuoteLevel | None = None
-    best_gap = tol + 1
-    for d in desired:
-        gap = abs(d.price_ticks - ticks)
-        if gap < best_gap:
-            best, best_gap = d, gap
+def _closest(slots: list[QuoteLevel | None], ticks: int, tol: int) -> int:
+    """Index of the open slot closest to `ticks` within `tol`, or -1."""
+    best, best_gap = -1, tol + 1
+    for j, d in enumerate(slots):
+        if d is not None:
+            gap = abs(d.price_ticks - ticks)
+            if gap < best_gap:
+                best, best_gap = j, gap
     return best
 
 

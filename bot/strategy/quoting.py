@@ -241,20 +241,27 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
 
 def _side(side: Side, ticks: int, step: int, lots: int, cap: int, p: QuoteParams) -> tuple[QuoteLevel, ...]:
     inst = p.instrument
-    tick, lot = inst.tick_size, inst.qty_step
+    tick = inst.tick_size
     min_lots = p.min_lots
+    min_notional = inst.min_notional
     if lots > p.max_lots:
         lots = p.max_lots
+    full_qty = inst.qty_step * lots  # the same Decimal for every uncapped level
     out: list[QuoteLevel] = []
     for level in range(p.levels):
         if ticks <= 0:
             break
-        q = lots if lots <= cap else cap
+        if lots <= cap:
+            q, qty = lots, full_qty
+        else:
+            q = cap
+            if q < min_lots:
+                break
+            qty = inst.qty_step * q
         if q < min_lots:
             break
         price = tick * ticks
-        qty = lot * q
-        if inst.min_notional and qty * price < inst.min_notional:
+        if min_notional and qty * price < min_notional:
             break
         out.append(QuoteLevel(side, level, ticks, price, qty))
         cap -= q
