@@ -301,3 +301,13 @@ def test_real_cargo_audit_with_local_advisory_db_finds_planted_advisory(tmp_path
     assert [(f.id, f.severity, f.location) for f in tool.findings] == [
         ("RUSTSEC-2099-0001", "critical", "demo-crate==1.0.0")]
     assert "--no-fetch" in tool.command
+
+
+@pytest.mark.timeout(180)
+def test_pip_audit_installed_environment_mode_audits_packages(tmp_path: Path, osv_url: str) -> None:
+    report = run_audit(_opts(tmp_path, tools=("pip-audit",), osv_url=osv_url, pip_audit_cache_dir=tmp_path / "c"))
+    [tool] = report.tools
+    assert tool.status == "ok", tool.reason  # the loopback OSV knows no advisory for installed versions
+    assert "--local" in tool.command and "--skip-editable" in tool.command
+    audited = int(tool.reason.split()[0])
+    assert audited > 10  # typer, rich, orjson, pytest, ... were really looked up
