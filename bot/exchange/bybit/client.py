@@ -210,7 +210,7 @@ class BybitClient:
         body = wire.batch_body(self._cat, chunk)
         if (trade := self._trade_ready()) is not None:
             try:
-                op = wire.endpoint_family(wire.PATH[name]).replace("/", ".", 1)  # "order.create-batch"
+                op = wire.PATH[name].removeprefix("/v5/").replace("/", ".")  # "order.create-batch"
                 ack = await trade.request(op, [body])
             except ExchangeUnavailable:
                 pass  # not connected: nothing was sent, fall back to REST

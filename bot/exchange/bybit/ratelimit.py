@@ -25,10 +25,10 @@ log = get_logger(__name__)
 
 # Per-UID limits per second for linear (reference section 4); public market data is IP-limited only.
 DEFAULT_LIMITS: dict[str, int] = {
-    "order/create": 10, "order/amend": 10, "order/cancel": 10, "order/cancel-all": 10, "order/create-batch": 10,
-    "order/amend-batch": 10, "order/cancel-batch": 10, "order/disconnected-cancel-all": 5, "order/realtime": 50,
-    "order/history": 50, "execution/list": 50, "position/list": 50, "account/wallet-balance": 50,
-    "account/fee-rate": 5, "account/info": 50, "account/query-dcp-info": 5,
+    "order_create": 10, "order_amend": 10, "order_cancel": 10, "order_cancel_all": 10, "order_create_batch": 10,
+    "order_amend_batch": 10, "order_cancel_batch": 10, "order_disconnected_cancel_all": 5, "order_realtime": 50,
+    "order_history": 50, "execution_list": 50, "position_list": 50, "account_wallet_balance": 50,
+    "account_fee_rate": 5, "account_info": 50, "account_query_dcp_info": 5,
 }
 _PUBLIC_LIMIT = 100  # 600 per 5 s per IP, shared: stay well below
 

@@ -222,7 +222,7 @@ class BybitRest:
         """Measure (server - local) ms from `/v5/market/time` (midpoint of the round trip)."""
         async with self._time_lock:
             t0 = self._wall_ms()
-            env = await self._send_once("GET", wire.PATH["time"], "market/time", None, None, False, False, None)
+            env = await self._send_once("GET", wire.PATH["time"], "market_time", None, None, False, False, None)
             t1 = self._wall_ms()
             self.offset_ms = parse_server_time_ms(env) - (t0 + t1) // 2
             log.info("server_time_synced", offset_ms=self.offset_ms, rtt_ms=t1 - t0)

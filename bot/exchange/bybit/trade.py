@@ -68,7 +68,7 @@ class BybitTradeChannel:
             ExchangeRejected, AuthError: a non-zero retCode.
         """
         if self.limiter is not None:
-            family = op.replace(".", "/", 1)  # "order.create-batch" -> the REST family "order/create-batch"
+            family = op.replace(".", "_").replace("-", "_")  # "order.create-batch" -> "order_create_batch"
             cost = len(args[0].get("request") or ()) if op.endswith("-batch") else 1
             await self.limiter.acquire(family, max(1, cost), max_wait_s=self.ack_timeout_s)
         req_id = f"{self._prefix}{next(self._ids)}"

@@ -61,8 +61,8 @@ BATCH_MAX = {"linear": 20, "inverse": 20, "option": 20, "spot": 10}
 
 
 def endpoint_family(path: str) -> str:
-    """Bounded metric/rate-limit label for a path: "order/create", "execution/list", "market/time"..."""
-    return path.strip("/").removeprefix("v5/") or "root"
+    """Bounded metric/rate-limit label for a path: "order_create", "execution_list", "market_time"..."""
+    return path.strip("/").removeprefix("v5/").replace("/", "_").replace("-", "_") or "root"
 
 
 def dec_str(value: Decimal) -> str:

@@ -122,7 +122,7 @@ async def test_rate_limit_10006_is_waited_out_on_reads_and_unknown_on_writes(sim
     t0 = time.monotonic()
     assert (await c.submit(buy("mm-rl-1"))).ok  # the family was blocked: this call waited first
     assert time.monotonic() - t0 >= 0.5
-    errors = c.metrics.rest_errors.labels(endpoint="order/create", ret_code="10006")._value.get()  # type: ignore[union-attr]
+    errors = c.metrics.rest_errors.labels(endpoint="order_create", ret_code="10006")._value.get()  # type: ignore[union-attr]
     assert errors == 1
 
 
@@ -208,7 +208,7 @@ async def test_from_config_wires_urls_secrets_and_timeouts(sim: SimServer) -> No
 async def test_deadline_spent_waiting_for_the_rate_limiter_is_not_an_unknown_order(sim: SimServer,
                                                                                   client_factory: Make) -> None:
     c = client_factory(timeouts=RestTimeouts(total_s=0.3))
-    c.rest.limiter.block("order/create", 2.0)  # as after a 10006: the family must wait 2 s
+    c.rest.limiter.block("order_create", 2.0)  # as after a 10006: the family must wait 2 s
     with pytest.raises(ExchangeUnavailable) as info:
         await c.submit(buy("mm-wait-1"))
     assert not isinstance(info.value, OrderStateUnknown)  # nothing was sent, so nothing to reconcile

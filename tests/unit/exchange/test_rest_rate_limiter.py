@@ -25,43 +25,43 @@ class FakeClock:
 async def test_window_follows_header_limit() -> None:
     clk = FakeClock()
     rl = RateLimiter(clock=clk, sleep=clk.sleep)
-    rl.observe("order/create", RateLimitInfo(limit=3, remaining=2, reset_ms=0))
+    rl.observe("order_create", RateLimitInfo(limit=3, remaining=2, reset_ms=0))
     for _ in range(3):
-        await rl.acquire("order/create")
+        await rl.acquire("order_create")
     assert clk.slept == []
-    await rl.acquire("order/create")
+    await rl.acquire("order_create")
     assert clk.slept == [pytest.approx(1.0)]
 
 
 async def test_batch_cost_counts_each_item() -> None:
     clk = FakeClock()
     rl = RateLimiter(clock=clk, sleep=clk.sleep)
-    await rl.acquire("order/create-batch", 10)
-    assert rl.wait_time("order/create-batch", 1) == pytest.approx(1.0)
+    await rl.acquire("order_create_batch", 10)
+    assert rl.wait_time("order_create_batch", 1) == pytest.approx(1.0)
 
 
 async def test_soft_stop_near_exhaustion_and_10006_block() -> None:
     clk = FakeClock()
     rl = RateLimiter(clock=clk, sleep=clk.sleep)
-    rl.observe("order/realtime", RateLimitInfo(limit=50, remaining=1, reset_ms=0), reset_in_s=0.4)
-    assert rl.wait_time("order/realtime") == pytest.approx(0.4)
-    rl.block("order/cancel", 0.7)
-    await rl.acquire("order/cancel")
+    rl.observe("order_realtime", RateLimitInfo(limit=50, remaining=1, reset_ms=0), reset_in_s=0.4)
+    assert rl.wait_time("order_realtime") == pytest.approx(0.4)
+    rl.block("order_cancel", 0.7)
+    await rl.acquire("order_cancel")
     assert clk.slept[-1] == pytest.approx(0.7)
-    rl.block("order/amend", 30)
+    rl.block("order_amend", 30)
     with pytest.raises(ExchangeUnavailable):
-        await rl.acquire("order/amend", max_wait_s=5)
+        await rl.acquire("order_amend", max_wait_s=5)
 
 
 async def test_http_403_stops_all_rest_for_ban_period() -> None:
     clk = FakeClock()
     rl = RateLimiter(clock=clk, sleep=clk.sleep, ban_s=600)
     rl.ban()
-    for fam in ("order/create", "order/realtime", "market/time"):
+    for fam in ("order_create", "order_realtime", "market_time"):
         with pytest.raises(ExchangeUnavailable, match="403"):
             await rl.acquire(fam)
     clk.now += 601
-    await rl.acquire("order/create")
+    await rl.acquire("order_create")
 
 
 def test_rate_limit_header_parsing() -> None:
