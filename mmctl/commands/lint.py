@@ -27,7 +27,7 @@ def ascii_(
     paths: Annotated[list[str] | None, typer.Argument(help="Files or directories (default: .).")] = None,
     all_lines: Annotated[bool, typer.Option("--all-lines", help="Check every line of every text file.")] = False,
     config: Annotated[Path, typer.Option("--lint-config", help="TOML with an [ascii_lint] table.")] = DEFAULT_CONFIG,
-    max_line_bytes: Annotated[int | None, typer.Option("--max-line-bytes", min=16,
+    max_line_bytes: Annotated[int | None, typer.Option("--max-line-bytes", min=64,
                                                        help="Report lines longer than this.")] = None,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", min=16, help="Bytes per read.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="JSON report on stdout.")] = False,

@@ -138,8 +138,9 @@ def load_options(config_path: Path | None, *, all_lines: bool = False) -> LintOp
     changes: dict[str, object] = {}
     for key in ints:
         if key in doc:
-            if not isinstance(doc[key], int) or doc[key] <= 0:
-                raise ValueError(f"{config_path}: ascii_lint.{key} must be a positive integer")
+            if not isinstance(doc[key], int) or doc[key] < (64 if key == "max_line_bytes" else 1):
+                raise ValueError(f"{config_path}: ascii_lint.{key} must be a positive integer"
+                                 + (" >= 64" if key == "max_line_bytes" else ""))
             changes[key] = doc[key]
     for key in (*lists, "extra_skip_dirs"):
         if key in doc and not (isinstance(doc[key], list) and all(isinstance(x, str) for x in doc[key])):
