@@ -73,5 +73,5 @@ def audit(
         raise typer.Exit(code=int(code))
 
 
-app = typer.Typer(help="Security audit: pip-audit, bandit, cargo-audit.")
+app = typer.Typer(help="Security audit: pip-audit, bandit, cargo-audit.", add_completion=False)
 app.command("audit")(audit)

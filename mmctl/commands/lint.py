@@ -11,7 +11,7 @@ from mmctl import render
 from mmctl.app import Run
 from mmctl.exit_codes import ExitCode
 
-app = typer.Typer(help="Source and file lints.", no_args_is_help=True)
+app = typer.Typer(help="Source and file lints.", no_args_is_help=True, add_completion=False)
 
 DEFAULT_CONFIG = Path("ci/ascii_lint.toml")
 

@@ -10,7 +10,7 @@ import typer
 from mmctl import render
 from mmctl.app import Run
 
-app = typer.Typer(help="Rotate and prune log files.", no_args_is_help=True)
+app = typer.Typer(help="Rotate and prune log files.", no_args_is_help=True, add_completion=False)
 
 
 def _monitoring(ctx: typer.Context) -> Any:

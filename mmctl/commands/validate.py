@@ -72,5 +72,5 @@ def validate(
         raise typer.Exit(code=int(code))
 
 
-app = typer.Typer(help="Run the full-stack validator (steps from ci/validate.toml).")
+app = typer.Typer(help="Run the full-stack validator (steps from ci/validate.toml).", add_completion=False)
 app.command("validate")(validate)
