@@ -64,3 +64,21 @@ def test_loss_engages_kill_and_cancels_every_symbol() -> None:
     assert r.batches and all(b.kind is ActionKind.CANCEL for b in r.batches)
     assert sum(len(b.actions) for b in r.batches) == 12
     assert c.cancel_everything(now_ns=T0 + 11) == []  # all already in flight
+
+
+def test_no_quotes_until_the_volatility_estimate_is_warm() -> None:
+    c = make_cycle()
+    c.strategy = StrategyConfig(levels=3, order_notional=D(100), vol_min_samples=3)
+    mids = ["2000.0", "2000.2", "2000.1", "2000.3"]
+    reasons = [c.on_book(SYMS[0], top(b, str(D(b) + D("0.5"))), now_ns=T0 + i).quotes.reason
+               for i, b in enumerate(mids)]
+    assert reasons == ["vol_warmup", "vol_warmup", "vol_warmup", None]
+
+
+def test_level_size_follows_the_rollout_fraction() -> None:
+    c = make_cycle()
+    c.ramp = RolloutRamp(RolloutConfig(initial_fraction=D("0.5")), now_ns=T0)
+    q = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0).quotes
+    # budget 2400 / 2 symbols / 6 orders = 200, capped at order_notional 100, x 0.5 = 50 quote;
+    # 50 / 2000.25 = 0.02499.. floored to the 0.001 lot
+    assert q.bids[0].qty == D("0.024")
