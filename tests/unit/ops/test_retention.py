@@ -216,3 +216,36 @@ def test_prune_recorder_style_series_never_deletes_newest_or_recent(tmp_path: Pa
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == names[4:]  # recent files survive even a zero budget
     assert rep.warnings  # and the budget miss is reported, not hidden
+
+
+_WRITER = """
+import logging, sys, time
+from bot.observability.logrotate import CompressingRotatingFileHandler
+h = CompressingRotatingFileHandler(sys.argv[1], max_bytes=4000, backup_count=1000)
+log = logging.getLogger("w")
+log.addHandler(h)
+log.setLevel(logging.INFO)
+for i in range(int(sys.argv[2])):
+    log.info("n=%d", i)
+    if i % 50 == 0:
+        time.sleep(0.001)
+h.close()
+"""
+
+
+def test_writer_process_self_rotating_while_mmctl_rotates_loses_no_lines(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "bot.log"
+    total = 20_000
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(total)])
+    forced = 0
+    while proc.poll() is None:
+        if path.exists() and rotate_file(path, keep=1000, settle_s=0.1).reason == "rotated":
+            forced += 1
+        time.sleep(0.01)
+    assert proc.returncode == 0
+    numbers = sorted(int(line.split("=")[1]) for line in _all_lines(path))
+    assert numbers == list(range(total))  # nothing lost, nothing twice
+    assert forced >= 1 and len(rotated_backups(path)) > forced  # both rotators took turns
