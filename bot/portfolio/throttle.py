@@ -73,7 +73,8 @@ class Throttle:
     def acquire(self, batches: Sequence[Batch], *, now_ns: int) -> ThrottleResult:
         """Spend budget on batches in priority order; split what does not fit, defer the rest."""
         out = ThrottleResult()
-        if len(batches) > 1:
+        if len(batches) > 1 and any(batches[i].kind.priority > batches[i + 1].kind.priority
+                                    for i in range(len(batches) - 1)):
             batches = sorted(batches, key=_priority)
         for b in batches:
             items = b.actions

@@ -112,8 +112,13 @@ class RiskGuards:
         delta: dict[tuple[Symbol, Side], Decimal] = {}
         allowed: list[OrderAction] = []
         refusals: list[Refusal] = []
-        ordered = sorted(actions, key=_priority)
-        for a in ordered:
+        cancels: list[OrderAction] = []
+        amends: list[OrderAction] = []
+        creates: list[OrderAction] = []
+        for a in actions:
+            k = a.kind
+            (cancels if k is ActionKind.CANCEL else amends if k is ActionKind.AMEND else creates).append(a)
+        for a in (*cancels, *amends, *creates):
             key = (a.symbol, a.side)
             if a.kind is ActionKind.CANCEL:
                 allowed.append(a)
@@ -244,6 +249,3 @@ def _worst(o: LiveOrder) -> Decimal:
         return o.pending_qty - o.filled
     return leaves
 
-
-def _priority(a: OrderAction) -> int:
-    return a.kind.priority
