@@ -103,12 +103,13 @@ class Hub:
     """Routes engine events to connections and runs the public stream publishers."""
 
     def __init__(self, engine: Engine, faults: Faults, stats: SimStats, speed: float,
-                 clock_ms: Callable[[], int]) -> None:
+                 clock_ms: Callable[[], int], first_push_delay_s: float = 0.0) -> None:
         self.engine = engine
         self.faults = faults
         self.stats = stats
         self.speed = max(speed, 1e-6)
         self.clock_ms = clock_ms
+        self.first_push_delay_s = first_push_delay_s
         self._conns: set[Connection] = set()
         self.public_subs: dict[tuple[str, str], set[Connection]] = {}  # (category, topic) -> conns
         self.book_streams: dict[tuple[str, str], BookStream] = {}
@@ -138,7 +139,20 @@ class Hub:
 
     # ---- public
     def subscribe_public(self, conn: Connection, topic: str) -> None:
+        """Start a topic for a connection a moment after its ack, as the venue's snapshot follows the ack.
+
+        The pause matters to clients that register their callback after sending the subscribe
+        (pybit does): a snapshot that beats the registration is dropped or crashes them.
+        """
         conn.topics.add(topic)
+        if self.first_push_delay_s <= 0:
+            self._start_topic(conn, topic)
+        else:
+            asyncio.get_running_loop().call_later(self.first_push_delay_s, self._start_topic, conn, topic)
+
+    def _start_topic(self, conn: Connection, topic: str) -> None:
+        if conn.closed or topic not in conn.topics:
+            return
         self.public_subs.setdefault((conn.category, topic), set()).add(conn)
         now = self.clock_ms()
         kind, _, rest = topic.partition(".")

@@ -41,7 +41,7 @@ class SimServer:
             self.engine.add_account(acct)
         self.faults = Faults(self)
         self.engine.reject_hook = self.faults.take_reject
-        self.hub = Hub(self.engine, self.faults, self.stats, cfg.speed, self.now_ms)
+        self.hub = Hub(self.engine, self.faults, self.stats, cfg.speed, self.now_ms, cfg.first_push_delay_ms / 1000)
         self.flow: Flow | None = Flow(self.engine, levels=cfg.levels)  # builds the house ladder
         self.uid_limiter = UidLimiter(cfg.rate_limit_scale)
         self.ip_limiter = IpLimiter(cfg.ip_limit_per_5s, cfg.ip_ban_s)

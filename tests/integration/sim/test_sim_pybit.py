@@ -53,9 +53,13 @@ async def test_pybit_http_signs_and_trades_against_the_emulator(sim: SimServer) 
     assert sim.stats.auth_failures == {}
 
 
-async def test_pybit_websockets_public_and_private(sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_pybit_websockets_public_and_private(sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from pybit import unified_trading
 
+    # pybit registers a topic's callback only after sending the subscribe; a snapshot that arrives
+    # first (loopback, busy machine) hits a missing callback and pybit closes the socket. A real
+    # venue answers a network round trip later; the emulator can be told to wait as long.
+    sim: SimServer = await sim_factory(first_push_delay_ms=50)
     monkeypatch.setattr(unified_trading, "PUBLIC_WSS", sim.ws_url + "/v5/public/{CHANNEL_TYPE}")
     monkeypatch.setattr(unified_trading, "PRIVATE_WSS", sim.ws_private_url)
     acct = sim.accounts[0]
