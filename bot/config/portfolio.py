@@ -16,7 +16,8 @@ class ThrottleConfig(Section):
     """Order-rate budget per endpoint family, per second (Bybit default UTA limits for linear)."""
 
     runtime_safe: ClassVar[frozenset[str]] = frozenset(
-        {"create_per_s", "amend_per_s", "cancel_per_s", "batch_per_s", "cancel_reserve", "window_ms"}
+        {"create_per_s", "amend_per_s", "cancel_per_s", "batch_per_s", "cancel_reserve", "window_ms",
+         "single_endpoints"}
     )
 
     create_per_s: int = Field(default=10, ge=1)
@@ -26,6 +27,8 @@ class ThrottleConfig(Section):
     batch_max_items: int = Field(default=20, ge=1, le=20)
     cancel_reserve: int = Field(default=2, ge=0, description="batch units creates/amends may not use")
     window_ms: int = Field(default=1000, ge=1, description="Bybit counts per rolling 1 s window")
+    single_endpoints: bool = Field(default=True, description="1-item batches may use /v5/order/create etc.; "
+                                   "False = every write goes through the batch endpoints and their budget")
 
 
 class AllocatorConfig(Section):

@@ -27,9 +27,12 @@ class Throttle:
     """Rolling-window budget per family: single create / amend / cancel, and one shared "batch".
 
     Bybit counts each item of a batch as one unit (reference section 4); the three batch
-    endpoints share one budget here, which is conservative. Creates and amends may not use the
-    last `cancel_reserve` batch units, and cancels that do not fit a batch spill over to the
-    single-cancel endpoint, so a burst of quotes never starves a cancel.
+    endpoints share one budget here, which is conservative. A sent `Batch` says where it must go
+    (`path`, `is_batch`): a one-item batch granted from a single-endpoint budget must be sent to
+    that endpoint; with `single_endpoints=False` everything is granted from the batch budget.
+    Creates and amends may not use the last `cancel_reserve` batch units, and cancels that do
+    not fit a batch spill over to the single-cancel endpoint (when allowed), so a burst of
+    quotes never starves a cancel.
     """
 
     def __init__(self, cfg: ThrottleConfig) -> None:
@@ -78,7 +81,7 @@ class Throttle:
             batches = sorted(batches, key=_priority)
         for b in batches:
             items = b.actions
-            if len(items) == 1 and not b.force_batch:
+            if len(items) == 1 and not b.force_batch and self.cfg.single_endpoints:
                 fam = b.kind.value
                 if self.available(fam, now_ns=now_ns) >= 1:
                     self._take(fam, 1, now_ns)
@@ -96,7 +99,7 @@ class Throttle:
                 self._take("batch", len(take), now_ns)
                 out.send.append(Batch(b.kind, b.category, take, force_batch=True))
             rest = list(items[len(take):])
-            if b.kind is ActionKind.CANCEL:
+            if b.kind is ActionKind.CANCEL and self.cfg.single_endpoints:
                 while rest and self.available("cancel", now_ns=now_ns) >= 1:
                     self._take("cancel", 1, now_ns)
                     out.send.append(Batch(b.kind, b.category, (rest.pop(0),)))

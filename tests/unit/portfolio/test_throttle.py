@@ -72,3 +72,10 @@ def test_snapshot_restore_roundtrip_through_json() -> None:
     t2.restore(json_io.loads(json_io.dumps(t.snapshot())))
     assert t2.available("batch", now_ns=200) == 3
     assert t2.snapshot() == t.snapshot()
+
+
+def test_all_writes_through_batch_endpoints_when_single_endpoints_are_off() -> None:
+    t = Throttle(ThrottleConfig(single_endpoints=False, batch_per_s=10, cancel_reserve=0))
+    res = t.acquire(to_batches(acts(ActionKind.CREATE, 1), Category.LINEAR, 20), now_ns=0)
+    assert res.send[0].path == "/v5/order/create-batch" and t.available("create", now_ns=0) == 10
+    assert t.available("batch", now_ns=0) == 9
