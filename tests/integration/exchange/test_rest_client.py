@@ -42,7 +42,12 @@ async def test_signed_order_is_accepted_and_seen_by_venue(sim: SimServer, client
     assert seen["timeInForce"] == "PostOnly" and seen["price"] == "20000" and seen["qty"] == "0.001"
     [mine] = await c.open_orders(BTC, link_prefix="mm-sig-")
     assert mine.status is OrderStatus.NEW and mine.price == Decimal("20000")
-    assert sim.stats.auth_failures == {} or sum(sim.stats.auth_failures.values()) == 0
+    assert sum(sim.stats.auth_failures.values()) == 0
+    assert c.metrics is not None
+    reg = c.metrics.registry
+    ratio = reg.get_sample_value("mm_rate_limit_remaining_ratio", {"endpoint": "order_create"})
+    assert ratio is not None and 0 <= ratio < 1  # from X-Bapi-Limit-Status / X-Bapi-Limit
+    assert reg.get_sample_value("mm_rest_request_seconds_count", {"endpoint": "order_create"}) == 1
 
 
 async def test_reads_parse_into_typed_values(client_factory: Make) -> None:
