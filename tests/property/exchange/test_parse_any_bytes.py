@@ -69,3 +69,24 @@ def test_any_instrument_item(item: dict[str, object], cat: Category) -> None:
         parse_instrument(item, cat)
     except ParseError:
         pass
+
+
+PRIVATE_KEYS = ["category", "symbol", "orderId", "orderLinkId", "side", "orderType", "price", "qty", "timeInForce",
+                "orderStatus", "leavesQty", "cumExecQty", "cumExecValue", "avgPrice", "createdTime", "updatedTime",
+                "execId", "execPrice", "execQty", "execTime", "execFee", "feeRate", "isMaker", "size", "entryPrice",
+                "avgPrice", "markPrice", "positionIdx", "seq", "coin", "totalEquity", "makerFeeRate", "takerFeeRate"]
+private_value = st.one_of(json_value, st.sampled_from(["linear", "spot", "Buy", "Sell", "New", "Cancelled", "0.5",
+                                                       "1700000000000", "UNIFIED"]))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(PRIVATE_KEYS), private_value, max_size=20))
+def test_any_rest_item_to_the_object_parsers(item: dict[str, object]) -> None:
+    from bot.exchange.bybit.parse import parse_execution, parse_fee_rate, parse_order, parse_position, parse_wallet
+
+    for parser in (lambda d: parse_order(d, Category.LINEAR), lambda d: parse_execution(d, Category.LINEAR),
+                   lambda d: parse_position(d, Category.LINEAR), parse_wallet, parse_fee_rate):
+        try:
+            parser(item)
+        except ParseError:
+            pass
