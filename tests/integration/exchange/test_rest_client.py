@@ -13,7 +13,7 @@ from exchange_tcp_proxy import TcpProxy
 from bot.config import AppConfig, Secret, Secrets
 from bot.domain import OrderLinkId, OrderStatus, Side, Symbol
 from bot.errors import AuthError, ExchangeRejected, ExchangeUnavailable, OrderStateUnknown
-from bot.exchange.base import AmendRequest, CancelRequest, ExchangeClient, OrderRequest
+from bot.exchange.base import AmendRequest, CancelRequest, EventStream, ExchangeClient, OrderRequest
 from bot.exchange.bybit.client import BybitClient
 from bot.exchange.bybit.ratelimit import RateLimiter
 from bot.exchange.bybit.rest import BybitRest, RestTimeouts
@@ -35,7 +35,9 @@ def links_at_sim(sim: SimServer, link: str) -> list[dict[str, object]]:
 
 async def test_signed_order_is_accepted_and_seen_by_venue(sim: SimServer, client_factory: Make) -> None:
     c = client_factory()
-    assert isinstance(c, ExchangeClient)
+    typed: ExchangeClient = c  # mypy checks BybitClient against the Protocol structurally
+    stream: EventStream = c.public_stream([BTC])
+    assert isinstance(typed, ExchangeClient) and isinstance(stream, EventStream)
     res = await c.submit(buy("mm-sig-1"))
     assert res.ok and res.order_id and res.order_link_id == "mm-sig-1"
     [seen] = [o for o in sim.received_orders if o.get("orderLinkId") == "mm-sig-1"]
