@@ -142,3 +142,24 @@ async def test_cancelling_run_propagates_and_closes_the_socket(sim: SimServer, c
     assert not stream.connected
     await asyncio.sleep(0.2)
     assert len(sim.stats.attempts("public")) == 1  # no reconnect after a cancel
+
+
+async def test_private_stream_reauths_and_resubscribes_after_a_drop(sim: SimServer, client_factory: Make) -> None:
+    c = client_factory()
+    stream = c.private_stream()
+    runner = asyncio.ensure_future(stream.run())
+    link = OrderLinkId("mm-prv-re-1")
+    try:
+        await collect(stream, connected)
+        sim.faults.drop_ws(stream="private")
+        seen = await collect(stream, lambda s: any(isinstance(e, StreamState) and e.status is
+                                                   StreamStatus.DISCONNECTED for e in s) and connected(s))
+        await c.submit(OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal("20000"), link))
+        seen += await collect(stream, lambda s: any(isinstance(e, OrderUpdate) and e.order_link_id == link
+                                                    for e in s))
+    finally:
+        stream.close()
+        await runner
+    assert len(sim.stats.attempts("private")) == 2
+    assert c.metrics is not None
+    assert c.metrics.registry.get_sample_value("ws_reconnect_attempts_total", {"ws_type": "private"}) == 1
