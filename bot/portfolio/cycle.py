@@ -42,7 +42,8 @@ class QuoteCycle:
 
     `now_ns` must be wall-clock ns (time.time_ns) here: the daily-loss guard derives the UTC
     day from it. The caller sends every returned batch and reports each item with
-    `order_manager.on_ack`, plus order updates and fills (`on_fill` here).
+    `order_manager.on_ack`, feeds order updates and fills to the order manager and portfolio,
+    and calls `refresh_allocation()` from a timer.
     """
 
     def __init__(
@@ -56,7 +57,6 @@ class QuoteCycle:
         allocator: Allocator,
         ramp: RolloutRamp,
         portfolio: Portfolio,
-        allocator_every: int = 100,
     ) -> None:
         self.params = dict(params)
         self.strategy = strategy
@@ -68,8 +68,6 @@ class QuoteCycle:
         self.portfolio = portfolio
         self.vols = {s: MidVolatility(strategy.vol_window) for s in self.params}
         self.marks: dict[Symbol, Decimal] = {}
-        self._allocator_every = allocator_every
-        self._updates = 0
         self._budgets = allocator.budgets()
         self._size_cache: dict[Symbol, tuple[tuple[Decimal, Decimal, Decimal, int], Decimal, Decimal]] = {}
 
@@ -113,9 +111,6 @@ class QuoteCycle:
             tick = p.instrument.tick_size
             self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick), book.ts_ns)
             self.marks[symbol] = (bid[0] + ask[0]) / 2
-        self._updates += 1
-        if self._updates % self._allocator_every == 0:
-            self._observe_allocator()
         self.guards.on_pnl(self.portfolio.total_pnl(self.marks), day=now_ns // _NS_PER_DAY, now_ns=now_ns)
         if self.guards.kill.engaged:
             return self._send(symbol, Quotes.none(symbol, "kill_switch"), self.om.cancel_all(), now_ns)
@@ -149,7 +144,11 @@ class QuoteCycle:
             self.om.submitted(b.actions, now_ns=now_ns)
         return res.send
 
-    def _observe_allocator(self) -> None:
+    def refresh_allocation(self) -> None:
+        """Feed the allocator the latest volatility and rebate, and take its new budgets.
+
+        Slow-moving: call it from a timer (about once a second), not per book update.
+        """
         for s, p in self.params.items():
             mark = self.marks.get(s)
             if mark:

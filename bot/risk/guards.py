@@ -103,7 +103,8 @@ class RiskGuards:
         create/amend is refused if it would push a side, the open-order count or one order's
         notional over its limit. Refusals never stop a later cancel.
         """
-        orders = live if isinstance(live, Mapping) else {o.order_link_id: o for o in live}
+        orders = live if isinstance(live, dict) else (
+            live if isinstance(live, Mapping) else {o.order_link_id: o for o in live})
         halt = self.halt_reason(now_ns=now_ns)
         open_count = len(orders)
         # per (symbol, side): exposure of the live set, computed only when an increase needs it,
@@ -112,6 +113,7 @@ class RiskGuards:
         delta: dict[tuple[Symbol, Side], Decimal] = {}
         allowed: list[OrderAction] = []
         refusals: list[Refusal] = []
+        max_notional = self.cfg.max_order_notional
         cancels: list[OrderAction] = []
         amends: list[OrderAction] = []
         creates: list[OrderAction] = []
@@ -131,8 +133,18 @@ class RiskGuards:
             if reason is not None:
                 refusals.append(Refusal(reason, a))
                 continue
-            o = orders.get(a.order_link_id) if a.kind is ActionKind.AMEND else None
-            if a.kind is ActionKind.AMEND and o is None:
+            o = orders.get(a.order_link_id)
+            if (a.qty is None and a.leaves is not None and a.price is not None and o is not None
+                    and o.pending is None and a.leaves <= o.qty - o.filled):
+                # a pure re-price (the common re-quote): same size, so only the order notional can change
+                if a.price * a.leaves > max_notional:
+                    refusals.append(Refusal(Reason.MAX_ORDER_NOTIONAL, a, f"{a.price * a.leaves} > {max_notional}"))
+                else:
+                    allowed.append(a)
+                continue
+            if a.kind is not ActionKind.AMEND:
+                o = None
+            elif o is None:
                 refusals.append(Refusal(Reason.MAX_OPEN_ORDERS, a, "amend of an unknown order"))
                 continue
             old_q = _worst(o) if o is not None else _ZERO

@@ -256,9 +256,14 @@ class CoreDriver:
                         self.stats.fees += f.fee
 
     async def _positions(self) -> None:
-        """Sample the venue's positions (the truth) against the limit, every 20 ms."""
+        """Sample the venue's positions (the truth) against the limit every 20 ms; re-allocate every 1 s."""
+        assert self.cycle is not None
         limit = float(self.risk_cfg.max_position_notional)
+        n = 0
         while True:
+            n += 1
+            if n % 50 == 0:
+                self.cycle.refresh_allocation()
             if self.watch_positions:
                 for s, size in self.sim.positions(self.key).items():
                     if s in self.symbols:

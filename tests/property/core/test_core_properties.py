@@ -139,6 +139,9 @@ def risk_cases(draw: st.DrawFn) -> tuple[list[LiveOrder], list[OrderAction], D, 
             if any(a.order_link_id == o.order_link_id for a in acts):
                 continue
             q = draw(qtys)
+            if kind is ActionKind.AMEND and draw(st.booleans()):  # a pure re-price, size unchanged
+                acts.append(OrderAction(kind, SYM, o.side, o.order_link_id, draw(prices), None, o.leaves))
+                continue
             acts.append(OrderAction(kind, SYM, o.side, o.order_link_id,
                                     *((draw(prices), q, q) if kind is ActionKind.AMEND else ())))
     return live, acts, D(draw(st.integers(-10, 10))), cfg

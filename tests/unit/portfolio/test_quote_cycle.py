@@ -82,3 +82,15 @@ def test_level_size_follows_the_rollout_fraction() -> None:
     # budget 2400 / 2 symbols / 6 orders = 200, capped at order_notional 100, x 0.5 = 50 quote;
     # 50 / 2000.25 = 0.02499.. floored to the 0.001 lot
     assert q.bids[0].qty == D("0.024")
+
+
+def test_refresh_allocation_moves_budget_to_the_calmer_symbol() -> None:
+    c = make_cycle()
+    c.strategy = StrategyConfig(levels=3, order_notional=D(1000), vol_min_samples=0)
+    for i, (b0, b1) in enumerate([("2000.0", "2000.0"), ("2000.1", "2003.0"), ("2000.0", "2000.0")]):
+        c.on_book(SYMS[0], top(b0, str(D(b0) + D("0.5"))), now_ns=T0 + i)
+        c.on_book(SYMS[1], top(b1, str(D(b1) + D("0.5"))), now_ns=T0 + i)
+    c.refresh_allocation()
+    w = c.allocator.weights()
+    assert w[SYMS[0]] > w[SYMS[1]]
+    assert c.inputs(SYMS[0]).level_notional > c.inputs(SYMS[1]).level_notional
