@@ -193,3 +193,17 @@ async def test_stalled_stream_is_detected_by_the_json_heartbeat_and_reconnected(
         await runner
     assert lost.reason.startswith("heartbeat")
     assert len(sim.stats.attempts("public")) >= 2
+
+
+async def test_refused_subscription_is_fatal_not_retried(sim: SimServer, client_factory: Make) -> None:
+    from bot.errors import ExchangeRejected
+
+    c = client_factory()
+    stream = c.public_stream([Symbol("NOSUCHUSDT")])
+    with pytest.raises(ExchangeRejected):
+        await asyncio.wait_for(stream.run(), 5)
+    assert len(sim.stats.attempts("public")) == 1
+    last = None
+    while (ev := stream.queue.get_nowait()) is not None:
+        last = ev
+    assert isinstance(last, StreamState) and last.status is StreamStatus.FAILED
