@@ -73,8 +73,10 @@ class Inventory:
 
     def pnl(self, mark: Decimal | None) -> Decimal:
         """Realized + unrealized - net fees (unrealized omitted without a mark)."""
-        u = self.unrealized(mark) if mark is not None else _ZERO
-        return self.realized_pnl + u - self.net_fees
+        base = self.realized_pnl - self.fees_paid + self.rebates
+        if mark is None or not self.position:
+            return base
+        return base + (mark - self.avg_price) * self.position
 
     def snapshot(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -117,7 +119,10 @@ class Portfolio:
         return {s: i.position for s, i in self.inventories.items()}
 
     def total_pnl(self, marks: Mapping[Symbol, Decimal]) -> Decimal:
-        return sum((i.pnl(marks.get(s)) for s, i in self.inventories.items()), _ZERO)
+        total = _ZERO
+        for s, i in self.inventories.items():
+            total += i.pnl(marks.get(s))
+        return total
 
     @property
     def maker_share(self) -> Decimal | None:

@@ -65,14 +65,26 @@ class OrderManager:
         self.qty_tolerance = qty_tolerance
         self.post_only_backoff_ticks = post_only_backoff_ticks
         self.max_backoff_ticks = max_backoff_ticks
-        self.orders: dict[OrderLinkId, LiveOrder] = {}
+        self.orders: dict[OrderLinkId, LiveOrder] = {}  # read-only outside: mutate via _add/_remove
+        self._by_symbol: dict[Symbol, dict[OrderLinkId, LiveOrder]] = {}
         self._backoff: dict[tuple[Symbol, Side], int] = {}
         self.stats = OrderManagerStats()
+
+    def _add(self, o: LiveOrder) -> None:
+        self.orders[o.order_link_id] = o
+        self._by_symbol.setdefault(o.symbol, {})[o.order_link_id] = o
+
+    def _remove(self, link: OrderLinkId) -> None:
+        o = self.orders.pop(link, None)
+        if o is not None:
+            self._by_symbol[o.symbol].pop(link, None)
 
     # -- queries -------------------------------------------------------------------------------
     def live(self, symbol: Symbol | None = None) -> list[LiveOrder]:
         """Orders believed open or in flight (optionally for one symbol)."""
-        return [o for o in self.orders.values() if symbol is None or o.symbol == symbol]
+        if symbol is None:
+            return list(self.orders.values())
+        return list(self._by_symbol.get(symbol, {}).values())
 
     def backoff_ticks(self, symbol: Symbol, side: Side) -> int:
         """Extra ticks away from the touch on this side after post-only cancellations."""
@@ -86,8 +98,8 @@ class OrderManager:
         """
         hi: int | None = None
         lo: int | None = None
-        for o in self.orders.values():
-            if o.symbol != symbol or o.pending is ActionKind.CANCEL:
+        for o in self._by_symbol.get(symbol, {}).values():
+            if o.pending is ActionKind.CANCEL:
                 continue
             t = o.ticks
             pt = o.pending_ticks
@@ -121,9 +133,8 @@ class OrderManager:
         sym = quotes.symbol
         buys: list[LiveOrder] = []
         sells: list[LiveOrder] = []
-        for o in self.orders.values():
-            if o.symbol == sym:
-                (buys if o.side is Side.BUY else sells).append(o)
+        for o in self._by_symbol.get(sym, {}).values():
+            (buys if o.side is Side.BUY else sells).append(o)
         actions: list[OrderAction] = []
         if buys or quotes.bids:
             self._diff_side(sym, Side.BUY, quotes.bids, buys, actions)
@@ -244,10 +255,10 @@ class OrderManager:
                     raise ValueError(f"orderLinkId {link} already live")
                 assert a.price is not None and a.qty is not None
                 ticks = a.price_ticks if a.price_ticks is not None else self._ticks(a.symbol, a.price)
-                self.orders[link] = LiveOrder(
+                self._add(LiveOrder(
                     link, a.symbol, a.side, a.price, a.qty, ticks, pending=ActionKind.CREATE,
                     pending_since_ns=now_ns, backoff_ticks=self.backoff_ticks(a.symbol, a.side),
-                )
+                ))
                 if link != a.order_link_id:
                     a = a._replace(order_link_id=link)
                 self.stats.creates += 1
@@ -288,7 +299,7 @@ class OrderManager:
             # an accepted cancel stays pending until the order update says Cancelled/Filled
             return
         if action.kind is ActionKind.CREATE or (ret_code is not None and ret_code in _GONE_CODES):
-            del self.orders[o.order_link_id]
+            self._remove(o.order_link_id)
         else:
             self._clear(o)
 
@@ -302,14 +313,14 @@ class OrderManager:
                 self._backoff[key] = min(
                     self.max_backoff_ticks, self._backoff.get(key, 0) + self.post_only_backoff_ticks
                 )
-            self.orders.pop(u.order_link_id, None)
+            self._remove(u.order_link_id)
             return
         if o is None:
             if not self.link_ids.owns(u.order_link_id) or u.symbol not in self.instruments:
                 return
             o = LiveOrder(u.order_link_id, u.symbol, u.side, u.price, u.qty, self._ticks(u.symbol, u.price),
                           confirmed=True)
-            self.orders[u.order_link_id] = o
+            self._add(o)
         if u.order_id:
             o.order_id = u.order_id
         if u.cum_exec_qty > o.filled:
@@ -326,7 +337,7 @@ class OrderManager:
         elif o.pending is None:
             self._set(o, u.price, u.qty)
         if o.leaves <= 0:
-            del self.orders[o.order_link_id]
+            self._remove(o.order_link_id)
 
     def _rested(self, o: LiveOrder) -> None:
         self.stats.orders_rested += 1
@@ -349,7 +360,7 @@ class OrderManager:
         if o.fills_qty > o.filled:
             o.filled = o.fills_qty
         if o.leaves <= 0:
-            del self.orders[o.order_link_id]
+            self._remove(o.order_link_id)
 
     def expire_pending(self, *, now_ns: int, timeout_ns: int) -> list[OrderLinkId]:
         """Orders whose action has been in flight longer than timeout: reconcile them by orderLinkId."""
@@ -358,7 +369,7 @@ class OrderManager:
 
     def forget(self, link: OrderLinkId) -> None:
         """Drop an order reconciliation found absent on the exchange."""
-        self.orders.pop(link, None)
+        self._remove(link)
 
     def _ticks(self, symbol: Symbol, price: Decimal) -> int:
         inst = self.instruments[symbol]

@@ -108,6 +108,12 @@ class Batch(NamedTuple):
 def to_batches(actions: Iterable[OrderAction], category: Category, max_items: int) -> list[Batch]:
     """Group actions by kind (cancels, then amends, then creates) into batches of <= the item limit."""
     limit = min(max_items, BATCH_LIMITS.get(category, 10))
+    if not isinstance(actions, (list, tuple)):
+        actions = list(actions)
+    if actions and len(actions) <= limit:  # the common re-quote: one kind, one request
+        kind = actions[0].kind
+        if all(a.kind is kind for a in actions):
+            return [Batch(kind, category, tuple(actions))]
     cancels: list[OrderAction] = []
     amends: list[OrderAction] = []
     creates: list[OrderAction] = []
