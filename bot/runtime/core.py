@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +143,7 @@ class Bot:
         for name, fn in self.trader.task_specs():
             self.tasks.add(name, fn)
         self.tasks.add("housekeeping", lambda: every(1.0, self._housekeeping, name="housekeeping"))
-        self.tasks.add("snapshots", lambda: every(60.0, self._save_snapshots, name="snapshots"))
+        self.tasks.add("snapshots", self._periodic_saves)
         self.tasks.add("reload", self._reload_listener)
         self.tasks.add("disk_usage", lambda: every(30.0, self._disk_usage, name="disk_usage"))
         if self.opts.duration_s is not None:
@@ -253,12 +254,26 @@ class Bot:
 
     def _step_flush_ledger(self) -> None:
         self._housekeeping()
-        if self.ledger is not None:
+        if self.ledger is not None and not self.ledger.closed:
+            if self.trader is not None and self.trader.started:
+                self.trader.record_daily_pnl()
             self.ledger.close()
 
     def _step_close_recorder(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
+
+    async def _periodic_saves(self) -> None:
+        """Snapshots and the daily PnL row: soon after start (so a crash early on still restores), then every minute."""
+        await asyncio.sleep(5.0)
+        while True:
+            self._save_snapshots()
+            if self.trader is not None and self.ledger is not None and not self.ledger.closed:
+                try:
+                    self.trader.record_daily_pnl()
+                except sqlite3.Error as exc:
+                    log.warning("daily_pnl_unrecorded", error=str(exc))
+            await asyncio.sleep(60.0)
 
     def _save_snapshots(self) -> bool:
         if self.trader is None or not self.trader.started:

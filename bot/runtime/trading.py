@@ -61,6 +61,8 @@ class SymbolState:
     trusted: bool = False  # a snapshot arrived since the last disconnect / resync
     obligations_met: bool = False
     post_only_rejects: int = 0
+    seconds: int = 0  # portfolio ticks seen, and those with the obligations met: quote uptime
+    seconds_met: int = 0
     recent_fills: list[Fill] = field(default_factory=list)
 
     def mid(self) -> Decimal | None:
@@ -397,6 +399,13 @@ class Trader:
             elif isinstance(ev, StreamState):
                 await self._on_stream_state(ev)
 
+    def record_daily_pnl(self) -> None:
+        """Realized PnL net of fees per symbol into the ledger's daily table (every minute and at stop)."""
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        for sym in self.syms:
+            inv = self.portfolio.inventory(sym)
+            self.ledger.set_daily_pnl(day, sym, inv.realized_pnl - inv.net_fees)
+
     def marks(self) -> dict[Symbol, Decimal]:
         return {s: m for s, st in self.syms.items() if (m := st.mid()) is not None}
 
@@ -423,6 +432,9 @@ class Trader:
     def _portfolio_tick(self) -> None:
         marks = self.marks()
         for sym, st in self.syms.items():
+            st.seconds += 1
+            st.seconds_met += int(st.obligations_met and self.quoting)
+            self.metrics.quote_uptime.labels(sym).set(st.seconds_met / st.seconds)
             mid = marks.get(sym)
             if mid is None:
                 continue

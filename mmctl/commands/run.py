@@ -71,6 +71,8 @@ def run_cmd(
     run: Run = ctx.obj
     if venue is not None and venue not in _VENUES:
         raise typer.BadParameter(f"must be one of {', '.join(_VENUES)}", param_hint="--venue")
+    if venue == "mainnet" and not live:
+        raise typer.BadParameter("mainnet trades real money: add --live to confirm", param_hint="--live")
     cfg, overrides = _config(run, venue=venue, state_dir=state_dir, web_port=web_port)
     if cfg.venue == "mainnet":
         if not live:
