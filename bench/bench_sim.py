@@ -61,8 +61,7 @@ async def bench_book(ws_url: str, seconds: float, ssl_ctx: ssl.SSLContext | None
         by_cat.setdefault(cat, []).extend(ts)
     # one subscriber: a single connection per category is what a bot holds; count them all together
     async with aiohttp.ClientSession() as s:
-        conns = [await s.ws_connect(f"{ws_url}/v5/public/{cat}", compress=0,
-                                     **({"ssl": ssl_ctx} if ssl_ctx else {})) for cat in by_cat]
+        conns = [await s.ws_connect(f"{ws_url}/v5/public/{cat}", compress=0, ssl=ssl_ctx or True) for cat in by_cat]
         for ws, (_cat, ts) in zip(conns, by_cat.items(), strict=True):
             for i in range(0, len(ts), 10):
                 await ws.send_str(dumps({"op": "subscribe", "args": ts[i:i + 10]}).decode())
@@ -91,7 +90,7 @@ async def bench_book(ws_url: str, seconds: float, ssl_ctx: ssl.SSLContext | None
 
 async def bench_orders(rest_url: str, seconds: float, concurrency: int,
                        ssl_ctx: ssl.SSLContext | None) -> tuple[float, int]:
-    conn = aiohttp.TCPConnector(limit=concurrency, **({"ssl": ssl_ctx} if ssl_ctx else {}))
+    conn = aiohttp.TCPConnector(limit=concurrency, ssl=ssl_ctx or True)
     async with aiohttp.ClientSession(connector=conn) as s:
         async with s.get(f"{rest_url}/v5/market/orderbook?category=linear&symbol=ETHUSDT&limit=50") as r:
             book = loads(await r.read())["result"]

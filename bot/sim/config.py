@@ -128,6 +128,7 @@ class SimConfig:
     execution_retention: int = 100_000  # per account, newest kept (bounded memory in soaks)
     closed_order_retention: int = 500  # per account and category, for openOnly=1 and link-id reuse
     max_frame_bytes: int = 1 << 20
+    ws_reply_delay_ms: float = 0.0  # public/private op replies (acks, pongs) this much later
     first_push_delay_ms: float = 0.0  # public: first snapshot this long after the subscribe ack (0 = at once)
     post_only_pushes_new: bool = False  # push "New" before the EC_PostOnlyWillTakeLiquidity cancel
     dcp_enabled: bool = True

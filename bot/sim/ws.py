@@ -82,6 +82,15 @@ async def _serve(sim: SimServer, conn: Connection, on_msg: Any) -> None:
                 await conn.writer
 
 
+def _reply(sim: SimServer, conn: Connection, payload: dict[str, Any]) -> None:
+    """Answer an op (ack, pong), after `ws_reply_delay_ms` when set: a venue answers a round trip later."""
+    delay = sim.cfg.ws_reply_delay_ms / 1000
+    if delay <= 0:
+        conn.send(payload)
+    else:
+        asyncio.get_running_loop().call_later(delay, conn.send, payload)
+
+
 def _decode(raw: str) -> dict[str, Any] | None:
     try:
         obj = loads(raw)
@@ -126,30 +135,30 @@ def _valid_public_topic(sim: SimServer, category: str, topic: Any) -> bool:
 def _public_msg(sim: SimServer, conn: Connection, raw: str) -> None:
     req = _decode(raw)
     if req is None:
-        conn.send(_public_ack(conn, "", "", False, "error:request parse failed"))
+        _reply(sim, conn, _public_ack(conn, "", "", False, "error:request parse failed"))
         return
     op, req_id = req.get("op"), req.get("req_id")
     if op == "ping":
         if conn.category == "option":
-            conn.send({"args": [str(sim.now_ms())], "op": "pong"})
+            _reply(sim, conn, {"args": [str(sim.now_ms())], "op": "pong"})
         else:
             pong = {"success": True, "ret_msg": "pong", "conn_id": conn.conn_id, "op": "ping"}
             if conn.category != "spot" or req_id is not None:
                 pong["req_id"] = req_id or ""
-            conn.send(pong)
+            _reply(sim, conn, pong)
         return
     if op not in ("subscribe", "unsubscribe"):
-        conn.send(_public_ack(conn, str(op or ""), req_id, False, f"error:unsupported op {op}"))
+        _reply(sim, conn, _public_ack(conn, str(op or ""), req_id, False, f"error:unsupported op {op}"))
         return
     args = req.get("args")
     if not isinstance(args, list) or not args:
-        conn.send(_public_ack(conn, op, req_id, False, "error:args invalid"))
+        _reply(sim, conn, _public_ack(conn, op, req_id, False, "error:args invalid"))
         return
     if conn.category == "spot" and len(args) > 10:
-        conn.send(_public_ack(conn, op, req_id, False, "error:args count exceeds 10"))
+        _reply(sim, conn, _public_ack(conn, op, req_id, False, "error:args count exceeds 10"))
         return
     if sum(len(str(a)) for a in conn.topics | {str(a) for a in args}) > MAX_ARGS_LEN:
-        conn.send(_public_ack(conn, op, req_id, False, "error:args length exceeds 21000"))
+        _reply(sim, conn, _public_ack(conn, op, req_id, False, "error:args length exceeds 21000"))
         return
     good = [a for a in args if _valid_public_topic(sim, conn.category, a)]
     bad = [str(a) for a in args if a not in good]
@@ -158,13 +167,13 @@ def _public_msg(sim: SimServer, conn: Connection, raw: str) -> None:
         good = [a for a in good if a not in conn.topics]
         ack_ok = not bad and not dup
         msg = "error:handler not found" if bad else (f"error:already subscribed,topic:{dup[0]}" if dup else "")
-        conn.send(_public_ack(conn, op, req_id, ack_ok, msg, good, bad + dup))
+        _reply(sim, conn, _public_ack(conn, op, req_id, ack_ok, msg, good, bad + dup))
         for t in dict.fromkeys(good):
             sim.hub.subscribe_public(conn, t)
     else:
         for t in good:
             sim.hub.unsubscribe_public(conn, t)
-        conn.send(_public_ack(conn, op, req_id, not bad, "error:handler not found" if bad else "", good, bad))
+        _reply(sim, conn, _public_ack(conn, op, req_id, not bad, "error:handler not found" if bad else "", good, bad))
 
 
 # ------------------------------------------------------------------ private
@@ -197,38 +206,39 @@ def _valid_private_topic(topic: Any) -> bool:
 def _private_msg(sim: SimServer, conn: Connection, raw: str) -> None:
     req = _decode(raw)
     if req is None:
-        conn.send(_private_ack(conn, "", None, False, "error:request parse failed"))
+        _reply(sim, conn, _private_ack(conn, "", None, False, "error:request parse failed"))
         return
     op, req_id = req.get("op"), req.get("req_id")
     if op == "ping":
-        conn.send({"req_id": req_id or "", "op": "pong", "args": [str(sim.now_ms())], "conn_id": conn.conn_id})
+        _reply(sim, conn, {"req_id": req_id or "", "op": "pong", "args": [str(sim.now_ms())], "conn_id": conn.conn_id})
         return
     if op == "auth":
         if conn.account is not None:
-            conn.send(_private_ack(conn, "auth", req_id, False, "Repeat auth"))
+            _reply(sim, conn, _private_ack(conn, "auth", req_id, False, "Repeat auth"))
             return
         try:
             conn.account = check_ws_auth(req.get("args"), sim.now_ms(), sim.engine.accounts)
         except AuthFailure as exc:
             sim.stats.auth_failures[exc.code] += 1
-            conn.send(_private_ack(conn, "auth", req_id, False, exc.msg))
+            _reply(sim, conn, _private_ack(conn, "auth", req_id, False, exc.msg))
             return
-        conn.send(_private_ack(conn, "auth", req_id, True))
+        _reply(sim, conn, _private_ack(conn, "auth", req_id, True))
         return
     if op not in ("subscribe", "unsubscribe"):
-        conn.send(_private_ack(conn, str(op or ""), req_id, False, f"error:unsupported op {op}"))
+        _reply(sim, conn, _private_ack(conn, str(op or ""), req_id, False, f"error:unsupported op {op}"))
         return
     if conn.account is None:
-        conn.send(_private_ack(conn, op, req_id, False, "Request not authorized"))
+        _reply(sim, conn, _private_ack(conn, op, req_id, False, "Request not authorized"))
         return
     args = req.get("args")
     if not isinstance(args, list) or not args or not all(_valid_private_topic(a) for a in args):
-        conn.send(_private_ack(conn, op, req_id, False, "error:handler not found"))
+        _reply(sim, conn, _private_ack(conn, op, req_id, False, "error:handler not found"))
         return
     kinds = {("cat" if a.rpartition(".")[2] in CATEGORIES else "all") for a in args
              if a.split(".")[0] in ("order", "execution", "position")}
     if len(kinds) > 1:
-        conn.send(_private_ack(conn, op, req_id, False, "error:all-in-one and categorised topics cannot be mixed"))
+        msg = "error:all-in-one and categorised topics cannot be mixed"
+        _reply(sim, conn, _private_ack(conn, op, req_id, False, msg))
         return
     if op == "subscribe":
         for a in args:
@@ -237,7 +247,7 @@ def _private_msg(sim: SimServer, conn: Connection, raw: str) -> None:
                 sim.hub.dcp_subscribed(conn.account, DCP_PRODUCTS[a])
     else:
         conn.topics.difference_update(args)
-    conn.send(_private_ack(conn, op, req_id, True))
+    _reply(sim, conn, _private_ack(conn, op, req_id, True))
 
 
 # ------------------------------------------------------------------ trade

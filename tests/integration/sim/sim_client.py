@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -10,6 +11,7 @@ import aiohttp
 from bot.common.json_io import dumps, loads
 from bot.exchange.bybit.signing import sign_rest, sign_ws_auth
 from bot.sim import SimServer
+from bot.sim.engine import Market
 
 
 class Client:
@@ -81,3 +83,16 @@ async def wait_subscribed(sim: SimServer, stream: str, topic: str, timeout_s: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"no {stream} connection subscribed to {topic} within {timeout_s}s")
         await asyncio.sleep(0.02)
+
+
+def bid_px(m: Market, offset_ticks: int = 0) -> Decimal:
+    """Best bid of a market (+/- ticks) as a price; the book must have bids."""
+    best = m.book.best_bid()
+    assert best is not None, "empty bid side"
+    return m.spec.instrument.from_ticks(best + offset_ticks)
+
+
+def ask_px(m: Market, offset_ticks: int = 0) -> Decimal:
+    best = m.book.best_ask()
+    assert best is not None, "empty ask side"
+    return m.spec.instrument.from_ticks(best + offset_ticks)

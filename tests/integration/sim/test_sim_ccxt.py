@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sim_client import wait_subscribed
+from sim_client import bid_px, wait_subscribed
 
 from bot.sim import SimServer
 
@@ -43,7 +43,7 @@ async def test_ccxt_rest_and_ws_work_unchanged(sim: SimServer) -> None:
         assert fee["maker"] == -0.00005 and fee["taker"] == 0.00055
         sim.pause_market()
         m = sim.market("BTCUSDT", "linear")
-        px = float(m.spec.instrument.from_ticks(m.book.best_bid() - 2))
+        px = float(bid_px(m, -2))
         watcher = asyncio.ensure_future(ex.watch_orders("BTC/USDT:USDT"))
         await wait_subscribed(sim, "private", "order")  # auth + subscribe before the order goes in
         order = await ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.001, px, {"postOnly": True})

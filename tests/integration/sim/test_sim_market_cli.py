@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
-from sim_client import Client
+from sim_client import Client, ask_px, bid_px
 
 from bot.sim import SimAccount, SimConfig, SimServer
 from bot.sim.engine import Engine
@@ -36,8 +36,7 @@ def test_fair_price_path_is_seeded_and_deterministic() -> None:
 async def test_a_jump_picks_off_stale_quotes(sim: SimServer) -> None:
     sim.pause_market()
     m = sim.market("BTCUSDT", "linear")
-    inst = m.spec.instrument
-    ask = str(inst.from_ticks(m.book.best_ask() - 1))
+    ask = str(ask_px(m, -1))
     async with Client(sim) as c:
         r = await c.order(side="Sell", qty="0.01", price=ask, timeInForce="PostOnly", orderLinkId="stale-ask")
         assert r["retCode"] == 0 and len(sim.open_orders(c.key)) == 1
@@ -51,10 +50,9 @@ async def test_a_jump_picks_off_stale_quotes(sim: SimServer) -> None:
 async def test_random_takers_fill_a_resting_quote(sim_factory: Any) -> None:
     sim = await sim_factory(speed=20.0)
     m = sim.market("ETHUSDT", "linear")
-    inst = m.spec.instrument
     async with Client(sim) as c:
-        bid = str(inst.from_ticks(m.book.best_bid() + 1))
-        ask = str(inst.from_ticks(m.book.best_ask() - 1))
+        bid = str(bid_px(m, 1))
+        ask = str(ask_px(m, -1))
         await c.order(symbol="ETHUSDT", side="Buy", qty="0.05", price=bid, timeInForce="PostOnly", orderLinkId="q-b")
         await c.order(symbol="ETHUSDT", side="Sell", qty="0.05", price=ask, timeInForce="PostOnly", orderLinkId="q-a")
         for _ in range(100):
@@ -67,7 +65,6 @@ async def test_random_takers_fill_a_resting_quote(sim_factory: Any) -> None:
 async def test_spot_fill_moves_base_and_quote_and_takes_fee_in_the_right_coin(sim: SimServer) -> None:
     sim.pause_market()
     m = sim.market("BTCUSDT", "spot")
-    inst = m.spec.instrument
     async with Client(sim) as c:
         before = sim.wallet(c.key)
         r = await c.post("/v5/order/create", {"category": "spot", "symbol": "BTCUSDT", "side": "Buy",
@@ -81,7 +78,7 @@ async def test_spot_fill_moves_base_and_quote_and_takes_fee_in_the_right_coin(si
         assert after["USDT"] == before["USDT"] - value
         r = await c.post("/v5/order/create", {"category": "spot", "symbol": "BTCUSDT", "side": "Sell",
                                               "orderType": "Limit", "qty": "1000", "price": str(
-                                                  inst.from_ticks(m.book.best_ask() + 5))})
+                                                  ask_px(m, 5))})
         assert r["retCode"] in (170131, 170137)
         # without marketUnit a spot market buy spends qty USDT
         r = await c.post("/v5/order/create", {"category": "spot", "symbol": "BTCUSDT", "side": "Buy",

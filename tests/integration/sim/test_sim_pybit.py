@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from sim_client import wait_subscribed
+from sim_client import bid_px, wait_subscribed
 
 from bot.sim import SimServer
 
@@ -21,7 +21,7 @@ async def test_pybit_http_signs_and_trades_against_the_emulator(sim: SimServer) 
     session = pybit_http.HTTP(api_key=acct.api_key, api_secret=acct.api_secret)
     session.endpoint = sim.rest_url  # the only change: the base URL
     m = sim.market("BTCUSDT", "linear")
-    px = str(m.spec.instrument.from_ticks(m.book.best_bid() - 3))
+    px = str(bid_px(m, -3))
 
     def run() -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -56,10 +56,10 @@ async def test_pybit_http_signs_and_trades_against_the_emulator(sim: SimServer) 
 async def test_pybit_websockets_public_and_private(sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from pybit import unified_trading
 
-    # pybit registers a topic's callback only after sending the subscribe; a snapshot that arrives
-    # first (loopback, busy machine) hits a missing callback and pybit closes the socket. A real
-    # venue answers a network round trip later; the emulator can be told to wait as long.
-    sim: SimServer = await sim_factory(first_push_delay_ms=50)
+    # pybit records a subscription and registers its callback only after sending the subscribe; an
+    # ack or snapshot that arrives first (loopback, busy machine) raises inside pybit's reader. A
+    # real venue answers a network round trip later; the emulator can be told to wait as long.
+    sim: SimServer = await sim_factory(ws_reply_delay_ms=50, first_push_delay_ms=100)
     monkeypatch.setattr(unified_trading, "PUBLIC_WSS", sim.ws_url + "/v5/public/{CHANNEL_TYPE}")
     monkeypatch.setattr(unified_trading, "PRIVATE_WSS", sim.ws_private_url)
     acct = sim.accounts[0]
@@ -94,7 +94,7 @@ async def test_pybit_websockets_public_and_private(sim_factory: Any, monkeypatch
         await wait_subscribed(sim, "public", "orderbook.50.BTCUSDT")
         create_order(sim.engine, sim.engine.accounts[acct.api_key], {
             "category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.001",
-            "price": str(m.spec.instrument.from_ticks(m.book.best_bid() - 2)), "orderLinkId": "pybit-ws"})
+            "price": str(bid_px(m, -2)), "orderLinkId": "pybit-ws"})
         await asyncio.to_thread(seen.wait, 5.0)  # pybit calls back from its own threads
         await asyncio.to_thread(booked.wait, 5.0)
         assert got["order"] and got["order"][0]["data"][0]["orderLinkId"] == "pybit-ws"

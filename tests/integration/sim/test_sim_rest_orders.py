@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sim_client import Client
+from sim_client import Client, ask_px, bid_px
 
 from bot.common.json_io import dumps, loads
 from bot.sim import SimServer
@@ -16,7 +16,7 @@ from bot.sim import SimServer
 
 def _px(sim: SimServer, symbol: str = "BTCUSDT", below: int = 10, category: str = "linear") -> str:
     m = sim.market(symbol, category)
-    return str(m.spec.instrument.from_ticks(m.book.best_bid() - below))
+    return str(bid_px(m, -below))
 
 
 def _item(px: str, link: str, **kw: Any) -> dict[str, Any]:
@@ -92,8 +92,7 @@ async def test_unknown_order_and_amend_codes(sim: SimServer) -> None:
         r = await c.post("/v5/order/amend", {"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "a-1"})
         assert r["retCode"] == 10001
         r = await c.post("/v5/order/amend", {"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "a-1",
-                                             "price": str(sim.market("BTCUSDT").spec.instrument.from_ticks(
-                                                 sim.market("BTCUSDT").book.best_ask() + 2))})
+                                             "price": str(ask_px(sim.market("BTCUSDT"), 2))})
         assert r["retCode"] == 0
         fee = await c.get("/v5/account/fee-rate", "category=linear&symbol=BTCUSDT")
         assert fee["result"]["list"] == [{"symbol": "BTCUSDT", "takerFeeRate": "0.00055", "makerFeeRate": "-0.00005"}]

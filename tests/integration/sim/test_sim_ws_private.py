@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
-from sim_client import Client, ws_auth_args
+from sim_client import Client, ask_px, bid_px, ws_auth_args
 
 from bot.common.json_io import dumps, loads
 from bot.sim import SimServer
@@ -67,7 +67,7 @@ async def test_private_auth_failures_and_unauthenticated_subscribe(sim: SimServe
 async def test_post_only_crossing_is_accepted_then_cancelled(sim: SimServer) -> None:
     sim.pause_market()
     m = sim.market("BTCUSDT", "linear")
-    best_ask = m.spec.instrument.from_ticks(m.book.best_ask())
+    best_ask = ask_px(m)
     async with aiohttp.ClientSession() as s, Client(sim, session=s) as c:
         ws = await _private(s, sim, ["order"])
         r = await c.order(side="Buy", qty="0.001", price=str(best_ask), timeInForce="PostOnly", orderLinkId="po-1")
@@ -86,15 +86,14 @@ async def test_post_only_crossing_is_accepted_then_cancelled(sim: SimServer) -> 
 async def test_resting_quote_filled_by_taker_pays_rebate(sim: SimServer) -> None:
     sim.pause_market()
     m = sim.market("BTCUSDT", "linear")
-    inst = m.spec.instrument
-    bid = inst.from_ticks(m.book.best_bid() + 1)
+    bid = bid_px(m, 1)
     async with aiohttp.ClientSession() as s, Client(sim, session=s) as c:
         ws = await _private(s, sim, ["order", "execution", "position", "wallet"])
         r = await c.order(side="Buy", qty="0.010", price=str(bid), timeInForce="PostOnly", orderLinkId="mm-b1")
         assert r["retCode"] == 0
         assert (await _topic(ws, "order"))["data"][0]["orderStatus"] == "New"
         # a taker sells into our bid
-        m_sell = sim.engine.house_take(m, "Sell", 10, m.book.best_bid())
+        m_sell = sim.engine.house_take(m, "Sell", 10, m.spec.instrument.to_ticks(bid_px(m)))
         assert m_sell == 10
         o = (await _topic(ws, "order"))["data"][0]
         assert o["orderStatus"] == "Filled" and o["cumExecQty"] == "0.010"
@@ -133,8 +132,7 @@ async def test_taker_fee_and_position_close_realise_pnl(sim: SimServer) -> None:
 async def test_trade_ws_create_amend_cancel_and_duplicate_req_id(sim: SimServer) -> None:
     sim.pause_market()
     m = sim.market("BTCUSDT", "linear")
-    inst = m.spec.instrument
-    px = str(inst.from_ticks(m.book.best_bid() - 5))
+    px = str(bid_px(m, -5))
     acct = sim.accounts[0]
     async with aiohttp.ClientSession() as s, s.ws_connect(sim.ws_trade_url) as ws:
         await ws.send_str('{"op":"ping"}')
@@ -188,7 +186,7 @@ async def test_trade_ws_create_amend_cancel_and_duplicate_req_id(sim: SimServer)
 async def test_dcp_cancels_orders_when_the_subscribed_connection_dies(sim_factory: Any) -> None:
     sim = await sim_factory(market=False)
     m = sim.market("BTCUSDT", "linear")
-    px = str(m.spec.instrument.from_ticks(m.book.best_bid() - 3))
+    px = str(bid_px(m, -3))
     async with aiohttp.ClientSession() as s, Client(sim, session=s) as c:
         r = await c.post("/v5/order/disconnected-cancel-all", {"product": "DERIVATIVES", "timeWindow": 3})
         assert (r["retCode"], r["retMsg"]) == (0, "success")

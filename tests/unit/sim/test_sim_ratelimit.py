@@ -20,8 +20,10 @@ def test_rolling_window_remaining_and_reset() -> None:
         assert d is not None and d.allowed == 1 and d.remaining == 9 - i
     d = lim.take(1, "/v5/order/create", "linear", 1500)
     assert d is not None and (d.allowed, d.remaining, d.reset_ms) == (0, 0, 2000)
-    assert lim.take(2, "/v5/order/create", "linear", 1500).allowed == 1  # other UID
-    assert lim.take(1, "/v5/order/create", "spot", 1500).allowed == 1  # other category
+    other_uid = lim.take(2, "/v5/order/create", "linear", 1500)
+    other_cat = lim.take(1, "/v5/order/create", "spot", 1500)
+    assert other_uid is not None and other_uid.allowed == 1
+    assert other_cat is not None and other_cat.allowed == 1
     d = lim.take(1, "/v5/order/create", "linear", 2000)  # the first stamp left the window
     assert d is not None and d.allowed == 1
 
@@ -34,7 +36,8 @@ def test_batch_gets_what_is_left() -> None:
 
 
 def test_scale_raises_limits() -> None:
-    assert UidLimiter(scale=10).take(1, "/v5/order/create", "linear", 0).limit == 100
+    d = UidLimiter(scale=10).take(1, "/v5/order/create", "linear", 0)
+    assert d is not None and d.limit == 100
 
 
 def test_ip_limit_bans_for_a_while() -> None:
