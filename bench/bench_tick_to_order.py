@@ -29,12 +29,17 @@ def _external_sim(speed: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
                              "--symbols", "BTCUSDT,ETHUSDT"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     info: dict[str, str] = {}
-    while not {"REST", "WS", "KEY", "SECRET"} <= info.keys():
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("emulator did not start")
-        key, _, value = line.strip().partition(" ")
-        info[key] = value.strip()
+    try:
+        while not {"REST", "WS", "KEY", "SECRET"} <= info.keys():
+            line = proc.stdout.readline()
+            if not line:
+                raise SystemExit("emulator did not start")
+            key, _, value = line.strip().partition(" ")
+            info[key] = value.strip()
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
     return proc, info
 
 
