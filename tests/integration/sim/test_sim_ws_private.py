@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import pytest
 from sim_client import Client, ask_px, bid_px, ws_auth_args
 
 from bot.common.json_io import dumps, loads
@@ -204,3 +205,22 @@ async def test_dcp_cancels_orders_when_the_subscribed_connection_dies(sim_factor
         assert sim.open_orders(c.key) == []
         rt = await c.get("/v5/order/realtime", "category=linear&orderLinkId=d-1")
         assert rt["result"]["list"][0]["cancelType"] == "CancelByDCP"
+
+
+async def test_max_active_time_sets_the_private_idle_timeout(sim: SimServer) -> None:
+    async with aiohttp.ClientSession() as s, s.ws_connect(sim.ws_private_url + "?max_active_time=2m") as ws:
+        await ws.send_str('{"op":"ping"}')
+        await _recv(ws)
+        [conn] = [c for c in sim.hub.connections() if c.stream == "private"]
+        assert conn.idle_timeout_s == 120
+
+
+async def test_refused_with_reset_drops_the_tcp_connection(sim: SimServer) -> None:
+    sim.faults.refuse_connections(5, stream="private", mode="reset")
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises((aiohttp.ClientError, ConnectionError)):
+            await s.ws_connect(sim.ws_private_url)
+        async with s.ws_connect(sim.ws_public_url("linear")):  # other streams are not refused
+            pass
+    refused = [a.refused for a in sim.stats.attempts("private")]
+    assert refused and all(refused)  # aiohttp may retry a reset handshake once
