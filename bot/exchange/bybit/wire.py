@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import quote
 
 from bot.common import json_io
 from bot.exchange.base import AmendRequest, CancelRequest, OrderRequest
@@ -124,17 +125,15 @@ def encode_body(body: Mapping[str, object]) -> bytes:
 def encode_query(params: Mapping[str, WireScalar | None]) -> str:
     """`k=v&k2=v2` in insertion order, None dropped; the same string is signed and sent.
 
-    Values here are symbols, categories, ids, cursors and integers: characters outside
-    `[A-Za-z0-9_.,:-]` are rejected rather than escaped, so the signed text is what travels.
+    Values are percent-encoded except `[A-Za-z0-9_.,:~-]` and `%` (Bybit's page cursors arrive
+    already percent-encoded and go back as they came), so httpx sends exactly the signed text.
     """
     parts = []
     for k, v in params.items():
         if v is None:
             continue
         s = ("true" if v else "false") if isinstance(v, bool) else str(v)
-        if not all(c.isalnum() or c in "_.,:-%" for c in s):
-            raise ValueError(f"query value for {k!r} needs escaping: {s!r}")
-        parts.append(f"{k}={s}")
+        parts.append(f"{k}={quote(s, safe='_.,:~-%')}")
     return "&".join(parts)
 
 

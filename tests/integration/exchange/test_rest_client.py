@@ -220,3 +220,14 @@ async def test_deadline_spent_waiting_for_the_rate_limiter_is_not_an_unknown_ord
         await c.submit(buy("mm-wait-1"))
     assert not isinstance(info.value, OrderStateUnknown)  # nothing was sent, so nothing to reconcile
     assert not links_at_sim(sim, "mm-wait-1")
+
+
+async def test_open_orders_follow_the_page_cursor(sim_factory: Callable[..., Awaitable[SimServer]]) -> None:
+    venue = await sim_factory(market=False, rate_limit_scale=20)
+    async with BybitRest(venue.rest_url, SIM_KEY, SIM_SECRET, limiter=RateLimiter(scale=20)) as rest:
+        c = BybitClient(rest, ws_public_url="", ws_private_url="")
+        res = await c.submit_batch([buy(f"mm-page-{i}", price=str(20000 + i)) for i in range(75)])
+        assert all(r.ok for r in res)
+        mine = await c.open_orders(BTC, link_prefix="mm-page-")  # realtime pages hold at most 50
+        assert sorted(o.order_link_id for o in mine) == sorted(f"mm-page-{i}" for i in range(75))
+        assert len(await c.open_orders()) == 75  # linear without a symbol: by settleCoin
