@@ -101,16 +101,23 @@ class Bot:
         if self.opts.install_signals:
             sigs = install_signal_handlers(loop, on_stop=self._on_signal, on_reload=self._on_sighup)
         try:
+            # A stop request while still starting (a venue that hangs) abandons the start-up.
+            start = asyncio.ensure_future(self._start())
+            stopped = asyncio.ensure_future(self._stop_requested.wait())
             try:
-                await self._start()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+                await asyncio.wait({start, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not start.done():
+                    start.cancel()
+                    log.warning("startup_abandoned", reason=self._stop_reason)
+                await asyncio.gather(start, return_exceptions=True)
+            if not start.cancelled() and (exc := start.exception()) is not None:
                 self.startup_exc = exc
                 self.startup_error = str(exc) if isinstance(exc, MMError) else f"{type(exc).__name__}: {exc}"
-                log.error("startup_failed", error=self.startup_error, exc_info=not isinstance(exc, MMError))
+                log.error("startup_failed", error=self.startup_error, exc_info=exc if not isinstance(exc, MMError)
+                          else None)
                 self.request_stop("startup_failed")
-            await self._stop_requested.wait()
+            await stopped
         finally:
             report = await self.stop(self._stop_reason or "exit")
             for sig in sigs:

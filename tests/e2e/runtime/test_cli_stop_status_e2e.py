@@ -78,3 +78,18 @@ async def test_second_sigint_takes_the_fast_exit(ext_sim: SimServer, tmp_path: P
     report = json_io.load_file(bot.state_dir / "last_shutdown.json")
     assert report["fast"] and any(s["name"] == "cancel_all_once" for s in report["steps"])
     await wait_for(lambda: ext_sim.open_orders(E2E_KEY) == [], 5, "the one cancel-all to land")
+
+
+async def test_sigterm_while_the_venue_hangs_at_start_up_exits_promptly(
+        ext_sim: SimServer, tmp_path: Path, bots: list[BotProc]) -> None:
+    ext_sim.faults.rest_delay(20.0, n=10)  # every start-up read hangs
+    bot = await start_bot(ext_sim, tmp_path / "state", sets=FAST)
+    bots.append(bot)
+    await wait_for(lambda: (bot.state_dir / "run.json").exists(), 15, "the bot to begin starting")
+    await asyncio.sleep(0.5)
+    t0 = time.monotonic()
+    bot.signal(signal.SIGTERM)
+    assert await bot.wait_exit(15) == 0
+    assert time.monotonic() - t0 < 4.0
+    assert bot.events("startup_abandoned")
+    ext_sim.faults.clear()
