@@ -102,7 +102,6 @@ class OrderSender:
             for a in acts:
                 self.om.on_ack(a, ok=False, ret_code=exc.ret_code)
             self._count(acts, "error")
-            self.metrics.rest_errors.labels(b.kind.value, str(exc.ret_code or "none")).inc()
             self.risk.on_request_result(False, now_ns=time.time_ns())
             return
         self.risk.on_latency((time.monotonic_ns() - t0) // 1_000_000)
