@@ -38,21 +38,22 @@ KEY, SECRET = "bench-key", "bench-secret"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BTCUSDT@spot", "ETHUSDT@spot")
 
 
-def _server(q: Any, speed: float, cert_dir: str | None) -> None:
+def _server(q: Any, speed: float, cert_dir: str | None, symbols: tuple[str, ...]) -> None:
     from bot.sim import SimAccount, SimConfig, serve
 
     ctx = None
     if cert_dir:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(f"{cert_dir}/server.pem")
-    cfg = SimConfig(port=0, symbols=SYMBOLS, speed=speed, rate_limits=False, ip_limit_per_5s=0,
+    cfg = SimConfig(port=0, symbols=symbols, speed=speed, rate_limits=False, ip_limit_per_5s=0,
                     accounts=(SimAccount(api_key=KEY, api_secret=SECRET),), ssl_context=ctx)
     serve(cfg, lambda sim: q.put((sim.rest_url, sim.ws_url)))
 
 
-async def bench_book(ws_url: str, seconds: float, ssl_ctx: ssl.SSLContext | None) -> tuple[float, int]:
+async def bench_book(ws_url: str, seconds: float, ssl_ctx: ssl.SSLContext | None,
+                     symbols: tuple[str, ...]) -> tuple[float, int]:
     topics = []
-    for spec in SYMBOLS:
+    for spec in symbols:
         sym, _, cat = spec.partition("@")
         topics.append((cat or "linear", [f"orderbook.{d}.{sym}" for d in (1, 50, 200)] + [f"publicTrade.{sym}",
                                                                                           f"tickers.{sym}"]))
@@ -140,6 +141,7 @@ def main() -> None:
     ap.add_argument("--speed", type=float, default=20.0, help="emulator speed factor for the book test")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--tls", action="store_true", help="serve over TLS with a throwaway CA (trustme)")
+    ap.add_argument("--symbols", default=",".join(SYMBOLS), help="emulator symbols (SYMBOL or SYMBOL@spot)")
     a = ap.parse_args()
     cert_dir = None
     client_ctx = None
@@ -154,12 +156,15 @@ def main() -> None:
         cert_dir = tmp.name
     mpctx = mp.get_context("spawn")
     q = mpctx.Queue()
-    proc = mpctx.Process(target=_server, args=(q, a.speed, cert_dir), daemon=True)
+    symbols = tuple(x for x in a.symbols.split(",") if x)
+    if not any("@" not in x or x.endswith("@linear") for x in symbols) or "ETHUSDT" not in symbols:
+        ap.error("--symbols must include ETHUSDT (linear): the order test trades it")
+    proc = mpctx.Process(target=_server, args=(q, a.speed, cert_dir, symbols), daemon=True)
     proc.start()
     try:
         rest_url, ws_url = q.get(timeout=30)
-        rate, avg = asyncio.run(bench_book(ws_url, a.seconds, client_ctx))
-        print(f"book: {rate:,.0f} msgs/s to one subscriber ({len(SYMBOLS)} symbols x depth 1/50/200 + trades + "
+        rate, avg = asyncio.run(bench_book(ws_url, a.seconds, client_ctx, symbols))
+        print(f"book: {rate:,.0f} msgs/s to one subscriber ({len(symbols)} symbols x depth 1/50/200 + trades + "
               f"tickers, speed {a.speed:g}, avg {avg} B/msg){' over TLS' if a.tls else ''}")
         rate, bad = asyncio.run(bench_orders(rest_url, a.seconds, a.concurrency, client_ctx))
         print(f"orders: {rate:,.0f} signed order requests/s (create+cancel, {a.concurrency} clients, "

@@ -120,7 +120,7 @@ class SimServer:
 
     async def _market_loop(self) -> None:
         speed = max(self.cfg.speed, 1e-6)
-        period = max(0.002, min(0.01, 0.01 / speed))
+        period = max(0.001, min(0.01, 0.01 / speed))  # 100 Hz at speed 1, up to 1 kHz
         last = time.monotonic()
         while True:
             await asyncio.sleep(period)

@@ -109,7 +109,14 @@ def soak(
     else:
         with _LiveProgress() as bar:
             result = run_soak(opts, progress=bar.update)
-    _show(result.verdict, run, {"report": str(result.report), "dir": str(result.out_dir)})
+    from bot.common import json_io
+    from mmctl.ops.soak.runner import META
+
+    meta = json_io.load_file(result.out_dir / META)
+    _show(result.verdict, run, {
+        "report": str(result.report), "dir": str(result.out_dir),
+        "time": f"wall {meta.get('wall_s', 0) / 3600:.3f} h, market {meta.get('market_s', 0) / 3600:.3f} h "
+                f"(emulator speed x{meta.get('speed')})"})
     if result.interrupted:
         raise typer.Exit(ExitCode.INTERRUPTED)
     raise typer.Exit(ExitCode.OK if result.verdict.passed else ExitCode.FINDINGS)

@@ -352,6 +352,20 @@ impl OrderBook {
         self.best_cached(py, Side::Ask)
     }
 
+    fn best_bid_price<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.book.best_bid() {
+            Some(l) => self.price_dec(py, l.price).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn best_ask_price<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.book.best_ask() {
+            Some(l) => self.price_dec(py, l.price).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn best_bid_ticks(&self) -> Option<i64> {
         self.book.best_bid().map(|l| l.price)
     }

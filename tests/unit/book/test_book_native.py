@@ -47,6 +47,7 @@ def test_snapshot_reads_are_exact_decimals(book: OrderBook) -> None:
     assert book.best_bid() == (Decimal("65000.1"), Decimal("1.25"))
     assert book.best_ask() == (Decimal("65000.2"), Decimal("0.4"))
     assert book.best_bid_ticks() == 650001 and book.best_ask_ticks() == 650002
+    assert book.best_bid_price() == Decimal("65000.1") and book.best_ask_price() == Decimal("65000.2")
     assert book.bbo_ticks() == (650001, 1250, 650002, 400)
     assert book.mid() == Decimal("65000.15")
     assert book.spread() == Decimal("0.1") and book.spread_ticks() == 1
@@ -74,6 +75,7 @@ def test_depth_imbalance_and_vwap(book: OrderBook) -> None:
 def test_empty_book_reads_are_none() -> None:
     b = OrderBook("0.5", "1")
     assert b.best_bid() is None and b.best_ask() is None and b.mid() is None
+    assert b.best_bid_price() is None and b.best_ask_price() is None
     assert b.microprice() is None and b.spread() is None and b.imbalance() is None
     assert b.depth_within_bps(10) is None and b.top(5) == ([], [])
     assert b.update_id == 0 and not b.has_snapshot and not b.resync_needed
