@@ -37,6 +37,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+_COMPLETION_PARAMS = frozenset({"install_completion", "show_completion"})
+
+
 class LazyGroup(TyperGroup):
     """Click group whose subcommands are imported on first use."""
 
@@ -50,6 +53,8 @@ class LazyGroup(TyperGroup):
             obj = getattr(importlib.import_module(module_name), attr)
             cmd = typer.main.get_command(obj) if isinstance(obj, typer.Typer) else obj
             cmd.name = cmd_name
+            # Shell completion belongs to the root app; Typer adds it to every sub-app otherwise.
+            cmd.params = [p for p in cmd.params if p.name not in _COMPLETION_PARAMS]
             return cmd
         return super().get_command(ctx, cmd_name)
 

@@ -28,6 +28,23 @@ def test_help_lists_commands(env: dict[str, str]) -> None:
     r = mmctl(["--help"], env)
     assert r.returncode == 0
     assert "config" in r.stdout and "secrets" in r.stdout
+    from mmctl.app import _COMMANDS
+
+    listed = {line.split()[0] for line in r.stdout.split("Commands:")[1].splitlines() if line.strip()}
+    assert listed == set(_COMMANDS)
+
+
+def test_subcommands_resolve_without_completion_options() -> None:
+    import typer
+
+    from mmctl.app import _COMMANDS, app
+
+    group = typer.main.get_command(app)
+    for name in _COMMANDS:
+        cmd = group.get_command(None, name)  # type: ignore[attr-defined]
+        assert cmd is not None and cmd.name == name
+        params = {p.name for p in cmd.params}
+        assert not params & {"install_completion", "show_completion"}, name
 
 
 def test_config_show_json_masks_secrets(env: dict[str, str]) -> None:
