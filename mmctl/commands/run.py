@@ -38,19 +38,24 @@ def _config(run: Run, *, venue: str | None = None, state_dir: Path | None = None
     return load_config(run.config_path, overrides=extra), tuple(extra)
 
 
-def pre_live_gate(cfg: Any) -> None:
-    """Hook for the pre-live rehearsal pack check (issue 9): mainnet refuses to start without a fresh pack.
+def pre_live_gate(cfg: Any, *, override: bool) -> None:
+    """Mainnet refuses to start without a passing rehearsal pack for this config hash (`mmctl rehearsal`).
 
-    Until `mmctl.ops.rehearsal.check_live_pack(cfg)` exists this warns loudly and lets the run proceed.
+    `--no-pack-check` skips the refusal, never silently: the warning names what is missing.
     """
-    import importlib
+    from mmctl.ops.rehearsal import check_live_pack
 
-    try:
-        mod = importlib.import_module("mmctl.ops.rehearsal")
-    except ImportError:
-        sys.stderr.write("warning: the pre-live pack check is not available yet (issue 9); starting without it\n")
+    ok, reason = check_live_pack(cfg)
+    if ok:
         return
-    mod.check_live_pack(cfg)
+    if override:
+        sys.stderr.write("\n" + "!" * 78 + "\nWARNING: starting on MAINNET WITHOUT a passing pre-live pack "
+                         f"(--no-pack-check)\n{reason}\n" + "!" * 78 + "\n\n")
+        return
+    sys.stderr.write(f"refusing to trade on mainnet: {reason}\n"
+                     "build a pack first: mmctl rehearsal (after mmctl soak and mmctl audit), "
+                     "or pass --no-pack-check to override\n")
+    raise typer.Exit(ExitCode.RISK)
 
 
 @run_app.command("run")
@@ -64,6 +69,9 @@ def run_cmd(
     view: Annotated[str, typer.Option("--view", help="auto | live | logs (live = rich view on a TTY)")] = "auto",
     shutdown_deadline: Annotated[float, typer.Option("--shutdown-deadline", help="Seconds for a graceful stop.",
                                                      min=1, max=29)] = 25.0,
+    no_pack_check: Annotated[bool, typer.Option("--no-pack-check",
+                                                help="mainnet: start without a passing pre-live pack (loud warning).")
+                             ] = False,
 ) -> None:
     """Run the bot until Ctrl-C / SIGTERM / `mmctl stop` / --duration. Exit 0 after a clean shutdown."""
     import asyncio
@@ -78,7 +86,7 @@ def run_cmd(
         if not live:
             render.console().print("[red]mainnet trades real money: add --live to confirm[/red]")
             raise typer.Exit(ExitCode.USAGE)
-        pre_live_gate(cfg)
+        pre_live_gate(cfg, override=no_pack_check)
     live_view = view == "live" or (view == "auto" and sys.stderr.isatty() and not run.json)
     if live_view:
         _quiet_console_logs(cfg)
