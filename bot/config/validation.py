@@ -23,6 +23,10 @@ def validate_invariants(cfg: AppConfig) -> list[tuple[str, str]]:
     if s.order_notional >= r.max_position_notional:
         problems.append(("strategy.order_notional",
                          f"{s.order_notional} must be below risk.max_position_notional {r.max_position_notional}"))
+    if s.obligations.min_quote_notional > r.max_order_notional:
+        problems.append(("strategy.obligations.min_quote_notional",
+                         f"{s.obligations.min_quote_notional} exceeds risk.max_order_notional "
+                         f"{r.max_order_notional}: the best level could never meet it"))
     if 2 * s.levels > r.max_open_orders:
         problems.append(("strategy.levels",
                          f"{s.levels} levels per side need {2 * s.levels} orders > risk.max_open_orders "

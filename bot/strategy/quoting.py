@@ -196,6 +196,8 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
     # sizes in integer lots; the position cap uses the larger of fair and mid (the risk mark)
     mid = Decimal(bid_t + ask_t) / _TWO
     base_lots = int(inputs.level_notional / (fair * tick * lot))
+    if base_lots < p.min_lots and inputs.level_notional > 0:
+        base_lots = p.min_lots  # a ramped-down budget below the venue's smallest order quotes that order, not nothing
     max_lots = inputs.max_position_notional / ((fair if fair > mid else mid) * tick * lot)
     pos = inputs.position
     pos_lots = pos / lot if pos else _ZERO
@@ -247,11 +249,21 @@ def _side(side: Side, ticks: int, step: int, lots: int, cap: int, p: QuoteParams
     if lots > p.max_lots:
         lots = p.max_lots
     full_qty = inst.qty_step * lots  # the same Decimal for every uncapped level
+    # the best level carries the obligation's minimum size (exchange MM terms outrank the ramp and
+    # the skew); only the position cap below can take it lower
+    first = lots
+    if p.min_quote_notional > 0 and lots > 0 and ticks > 0:
+        need = int((p.min_quote_notional / (tick * ticks * inst.qty_step)).to_integral_value(ROUND_CEILING))
+        if need > first:
+            first = need if need < p.max_lots else p.max_lots
     out: list[QuoteLevel] = []
     for level in range(p.levels):
         if ticks <= 0:
             break
-        if lots <= cap:
+        if level == 0 and first != lots:
+            q = first if first <= cap else cap
+            qty = inst.qty_step * q
+        elif lots <= cap:
             q, qty = lots, full_qty
         else:
             q = cap

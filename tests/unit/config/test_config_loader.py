@@ -82,6 +82,7 @@ def test_config_is_frozen(clean_env: dict[str, str]) -> None:
         (["strategy.levels=11"], "strategy.levels"),  # 22 orders > max_open_orders 20
         (["rollout.max_drawdown=1000"], "rollout.max_drawdown"),
         (["strategy.order_notional=300", "risk.max_position_notional=300"], "strategy.order_notional"),
+        (["strategy.obligations.min_quote_notional=600"], "strategy.obligations.min_quote_notional"),
     ],
 )
 def test_invariants_are_checked(overrides: list[str], path: str, clean_env: dict[str, str]) -> None:

@@ -157,3 +157,28 @@ def test_quotes_never_meet_our_own_orders_in_flight() -> None:
     q = quote(book(), inputs(own_ask_ticks=640002, own_bid_ticks=640003), params(), now_ns=NOW)
     assert q.bids[0].price_ticks <= 640001
     assert q.asks[0].price_ticks >= 640004
+
+
+def test_budget_below_the_venues_smallest_order_quotes_that_order() -> None:
+    q = quote(book(), inputs(level_notional=D("25")), params(min_quote_notional=D(0)), now_ns=NOW)
+    assert len(q.bids) == 3 and len(q.asks) == 3  # 25 quote < one 0.001 lot at 64000: one lot, not nothing
+    assert all(x.qty == INST.min_qty for x in q.levels)
+    assert not quote(book(), inputs(level_notional=D(0)), params(), now_ns=NOW).levels  # no budget: no quotes
+
+
+def test_best_level_carries_the_obligation_size_deeper_levels_the_budget() -> None:
+    q = quote(book(), inputs(level_notional=D("65")), params(min_quote_notional=D(200)), now_ns=NOW)
+    assert q.bids[0].qty == D("0.004") and q.asks[0].qty == D("0.004")  # ceil(200 / 64000.x / 0.001) lots
+    assert all(x.qty == D("0.001") for x in q.bids[1:] + q.asks[1:])
+    assert q.obligations is not None and q.obligations.met, q.obligations
+    long_q = quote(book(), inputs(level_notional=D("65"), position=D("0.05")), params(min_quote_notional=D(200)),
+                   now_ns=NOW)
+    assert long_q.bids[0].qty == D("0.004")  # the skew shrinks the adding side, never under the obligation
+
+
+def test_position_cap_outranks_the_obligation_floor() -> None:
+    # 200 quote of room on the buy side: two lots, whatever the obligation asks
+    q = quote(book(), inputs(level_notional=D("65"), max_position_notional=D("130")),
+              params(min_quote_notional=D(1000)), now_ns=NOW)
+    assert sum(b.qty for b in q.bids) * D("64000") <= D("130")
+    assert q.obligations is not None and "min_size_bid" in q.obligations.failures
