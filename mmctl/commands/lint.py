@@ -26,7 +26,7 @@ def ascii_(
     ctx: typer.Context,
     paths: Annotated[list[str] | None, typer.Argument(help="Files or directories (default: .).")] = None,
     all_lines: Annotated[bool, typer.Option("--all-lines", help="Check every line of every text file.")] = False,
-    config: Annotated[Path, typer.Option("--lint-config", help="TOML with an [ascii_lint] table.")] = DEFAULT_CONFIG,
+    config: Annotated[Path, typer.Option("--lint-config", help="TOML file with an ascii_lint table.")] = DEFAULT_CONFIG,
     max_line_bytes: Annotated[int | None, typer.Option("--max-line-bytes", min=64,
                                                        help="Report lines longer than this.")] = None,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", min=16, help="Bytes per read.")] = None,

@@ -80,7 +80,7 @@ def soak(
     sim_url: Annotated[str | None, typer.Option("--sim-url", help="With --attach: emulator REST URL for faults.")
                        ] = None,
     thresholds: Annotated[Path | None, typer.Option("--thresholds", help="Gate thresholds TOML.")] = None,
-    profile: Annotated[str | None, typer.Option("--profile", help="[profile.NAME] of the thresholds file.")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="The thresholds file's profile.NAME.")] = None,
     threshold: Annotated[list[str] | None, typer.Option("--threshold", help="Override one: key=value (repeatable).")
                          ] = None,
 ) -> None:
@@ -128,7 +128,7 @@ def gate(
     directory: Annotated[Path, typer.Argument(help="A soak output directory (samples.jsonl, summary.json).")],
     thresholds: Annotated[Path | None, typer.Option("--thresholds", help="Thresholds TOML (default: the ones the "
                                                     "run recorded in meta.json).")] = None,
-    profile: Annotated[str | None, typer.Option("--profile", help="[profile.NAME] of the thresholds file.")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="The thresholds file's profile.NAME.")] = None,
     threshold: Annotated[list[str] | None, typer.Option("--threshold", help="Override one: key=value.")] = None,
 ) -> None:
     """Re-run the KPI gate on DIR; rewrites verdict.json and report.html. Exit 0 PASS, 6 FAIL."""

@@ -47,6 +47,30 @@ def test_subcommands_resolve_without_completion_options() -> None:
         assert not params & {"install_completion", "show_completion"}, name
 
 
+def _all_params(cmd: object, path: str) -> list[tuple[str, object]]:
+    out = [(path, p) for p in getattr(cmd, "params", [])]
+    for sub_name, sub in (getattr(cmd, "commands", None) or {}).items():
+        out += _all_params(sub, f"{path} {sub_name}")
+    return out
+
+
+def test_help_texts_survive_rich_markup() -> None:
+    """`[word]` in a help text is rich markup: Typer's help would silently drop it."""
+    import re
+
+    import typer
+
+    from mmctl.app import _COMMANDS, app
+
+    group = typer.main.get_command(app)
+    eaten = re.compile(r"\[[A-Za-z_.]+\]")
+    bad = [f"{path} --{p.name}: {p.help}"  # type: ignore[attr-defined]
+           for name in _COMMANDS
+           for path, p in _all_params(group.get_command(None, name), name)  # type: ignore[attr-defined]
+           if eaten.search(getattr(p, "help", None) or "")]
+    assert not bad, bad
+
+
 def test_config_show_json_masks_secrets(env: dict[str, str]) -> None:
     r = mmctl(["--json", "config", "show"], {**env, "BYBIT_API_SECRET": "CANARY-show-secret-123"})
     assert r.returncode == 0, r.stderr
