@@ -37,6 +37,7 @@ class RiskGuards:
         self._outcomes: deque[bool] = deque(maxlen=cfg.reject_rate_window)
         self._reject_until_ns = 0
         self._latencies: deque[int] = deque(maxlen=cfg.latency_window)
+        self._latency_until_ns = 0
         self._day: int | None = None
         self._day_start_pnl = _ZERO
         self._peak_pnl: Decimal | None = None
@@ -79,9 +80,15 @@ class RiskGuards:
             return Reason.CIRCUIT_BREAKER
         if now_ns < self._reject_until_ns:
             return Reason.POST_ONLY_REJECT_RATE
+        if now_ns < self._latency_until_ns:
+            return Reason.LATENCY
         if len(self._latencies) > self.cfg.latency_window // 2:
             ordered = sorted(self._latencies)
             if ordered[len(ordered) // 2] > self.cfg.max_latency_ms:
+                # Block for the cooldown, then judge fresh round trips: a halted bot sends no orders,
+                # so a window that is never refreshed would halt it for good.
+                self._latency_until_ns = now_ns + self.cfg.cooldown_ms * 1_000_000
+                self._latencies.clear()
                 return Reason.LATENCY
         return None
 

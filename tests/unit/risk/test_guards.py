@@ -146,6 +146,19 @@ def test_latency_guard_uses_the_median() -> None:
     assert g.halt_reason(now_ns=0) is Reason.LATENCY
 
 
+def test_latency_halt_lifts_after_the_cooldown_without_new_orders() -> None:
+    # halted, the bot sends nothing, so no fresh latency arrives: the halt must still end
+    g = guards(max_latency_ms=100, latency_window=4, cooldown_ms=100)
+    for ms in (600, 700, 800):
+        g.on_latency(ms)
+    assert g.halt_reason(now_ns=0) is Reason.LATENCY
+    assert g.halt_reason(now_ns=99 * MS) is Reason.LATENCY
+    assert g.halt_reason(now_ns=101 * MS) is None
+    for ms in (900, 900, 900):  # still slow after the pause: halted again
+        g.on_latency(ms)
+    assert g.halt_reason(now_ns=102 * MS) is Reason.LATENCY
+
+
 def test_kill_switch_survives_snapshot_restore_through_json() -> None:
     g = guards(daily_loss_limit=D(10))
     g.on_pnl(D(0), day=1, now_ns=0)
