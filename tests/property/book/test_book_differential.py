@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import orjson
@@ -13,7 +14,9 @@ from bot.book.reference import ReferenceBook
 from bot.errors import BookError
 
 GRIDS = [("0.1", "0.001"), ("0.5", "1"), ("0.25", "0.01")]
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# BOOK_HYPOTHESIS_SCALE=N multiplies the example counts for a long soak of the differential tests.
+SCALE = int(os.environ.get("BOOK_HYPOTHESIS_SCALE", "1"))
+SETTINGS = settings(max_examples=120 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _fmt(units: int, step: str, pad: int) -> str:
@@ -117,7 +120,7 @@ def test_native_apply_message_matches_reference(sc: tuple[str, str, int, list[An
         assert _observe(native) == _observe(ref)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60 * SCALE, deadline=None)
 @given(st.lists(st.tuples(st.integers(190, 210), st.integers(0, 30)), max_size=40))
 def test_reads_match_reference_on_valid_books(changes: list[tuple[int, int]]) -> None:
     native, ref = OrderBook("0.1", "0.001"), ReferenceBook("0.1", "0.001")

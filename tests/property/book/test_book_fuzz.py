@@ -3,6 +3,8 @@ never crash the interpreter, and never change the book when they raise."""
 
 from __future__ import annotations
 
+import os
+
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +18,8 @@ BASE = orjson.dumps({"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 170
                      "cts": 1700000000120})
 SNAP = (b'{"topic":"orderbook.50.BTCUSDT","type":"snapshot","data":{"b":[["30000.1","1"],'
         b'["29999.9","2"]],"a":[["30000.5","1"]],"u":5}}')
+# BOOK_HYPOTHESIS_SCALE=N multiplies the example counts for a long fuzz run.
+SCALE = int(os.environ.get("BOOK_HYPOTHESIS_SCALE", "1"))
 TOKENS = [b'"', b"\\", b"[", b"]", b"{", b"}", b",", b":", b"0", b"-", b".", b"e9", b"NaN", b"null",
           b'"0"', b"\\u0000", b"\xff", b"99999999999999999999999", b" ", b'"snapshot"', b'"u":1']
 
@@ -40,13 +44,13 @@ def _check(book: OrderBook, raw: bytes) -> None:
         assert bids[0][0] < asks[0][0]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * SCALE, deadline=None)
 @given(st.binary(max_size=400))
 def test_random_bytes_never_crash(raw: bytes) -> None:
     _check(_fresh(), raw)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400 * SCALE, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, len(BASE)), st.integers(0, 3), st.sampled_from(TOKENS)),
                 min_size=1, max_size=6))
 def test_mutated_real_messages_never_crash(edits: list[tuple[int, int, bytes]]) -> None:
@@ -71,7 +75,7 @@ def test_pathological_inputs_raise_book_errors() -> None:
         _check(book, raw)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150 * SCALE, deadline=None)
 @given(bid=st.integers(1, 2**62 - 1), gap=st.integers(1, 2**62 - 1), size=st.integers(1, 2**63 - 1),
        bps=st.from_regex(r"[0-9]{1,30}(\.[0-9]{1,18})?", fullmatch=True), qty=st.integers(1, 2**63 - 1))
 def test_reads_on_extreme_books_return_or_raise_book_errors(bid: int, gap: int, size: int, bps: str,
