@@ -90,7 +90,7 @@ class Engine:
         self.cfg = cfg
         self.clock_ms = clock_ms
         self.sink: EventSink = sink or _NullSink()
-        self.rng = random.Random(cfg.seed)  # ids only; market randomness lives in flow.py
+        self.rng = random.Random(cfg.seed)  # ids only (market: flow.py)  # nosec B311: not crypto
         self.markets: dict[tuple[str, str], Market] = {}
         for spec in cfg.market_specs():
             m = Market(spec=spec, fair=spec.start_price, last_price=spec.start_price,

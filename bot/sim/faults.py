@@ -30,7 +30,7 @@ class Faults:
     """All fault state; the server consults it on every connection, request and order."""
 
     server: SimServer
-    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    rng: random.Random = field(default_factory=lambda: random.Random(7))  # nosec B311: seeded simulation, not crypto
     refuse_until: dict[str | None, float] = field(default_factory=dict)
     refuse_mode: str = "http503"
     stalled_until: dict[str | None, float] = field(default_factory=dict)

@@ -38,7 +38,7 @@ class Flow:
         self.states: dict[tuple[str, str], _State] = {}
         for key in engine.markets:
             seed = engine.cfg.seed * 1_000_003 + zlib.crc32("/".join(key).encode())
-            self.states[key] = _State(rng=random.Random(seed))
+            self.states[key] = _State(rng=random.Random(seed))  # nosec B311: seeded simulation, not crypto
         for key, m in engine.markets.items():
             self._ladder(m, self.states[key])
 

@@ -72,7 +72,7 @@ def _account_info(sim: SimServer, acct: AccountState | None, p: dict[str, Any]) 
 
 def _query_api(sim: SimServer, acct: AccountState | None, p: dict[str, Any]) -> Any:
     assert acct is not None
-    return {"id": str(acct.uid), "note": "sim", "apiKey": acct.api_key, "readOnly": 0, "secret": "",
+    return {"id": str(acct.uid), "note": "sim", "apiKey": acct.api_key, "readOnly": 0, "secret": "",  # nosec B105
             "permissions": {"ContractTrade": ["Order", "Position"], "Spot": ["SpotTrade"],
                             "Wallet": ["AccountTransfer"],
                             "Options": ["OptionsTrade"], "Derivatives": [], "CopyTrading": [], "BlockTrade": [],

@@ -49,7 +49,7 @@ class RestTimeouts:
 class BybitRest:
     """Raw V5 endpoints (`get_*`, `place_*`); `request` is the one signed, rate-limited, typed path."""
 
-    def __init__(
+    def __init__(  # nosec B107: an empty default, not a password
         self,
         base_url: str,
         api_key: str = "",

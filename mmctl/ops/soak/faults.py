@@ -56,7 +56,7 @@ def build_schedule(
         raise ValueError(f"unknown fault kind(s) {unknown}; known: {', '.join(FAULT_KINDS)}")
     if rate_per_h <= 0 or not kinds:
         return []
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311: seeded simulation, not crypto
     mean_gap = 3600.0 / rate_per_h
     end = duration_s - end_margin_s
     out: list[FaultEvent] = []
