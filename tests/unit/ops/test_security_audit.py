@@ -54,12 +54,11 @@ def test_planted_medium_finding_does_not_gate_at_high(tmp_path: Path) -> None:
     assert report.tools[0].status == "findings" and report.gate == "pass"
 
 
-def test_ops_code_is_bandit_clean_at_every_severity(tmp_path: Path) -> None:
-    mine = ("mmctl/ops/ascii_lint.py", "mmctl/ops/retention.py", "mmctl/ops/validator.py", "mmctl/ops/audit.py",
-            "mmctl/ops/checks.py", "mmctl/ops/severity.py", "mmctl/commands/lint.py", "mmctl/commands/validate.py",
-            "mmctl/commands/logs.py", "mmctl/commands/audit.py", "bot/observability/logrotate.py")
+def test_project_code_is_bandit_clean_at_every_severity(tmp_path: Path) -> None:
+    """The project's own audit is clean: findings are fixed or justified inline (nosec + reason)."""
     report = run_audit(AuditOptions(root=REPO, out_dir=tmp_path, tools=("bandit",),
-                                    fail_on="low", bandit_targets=mine, tool_path=VENV_BIN, ignore_file=None))
+                                    fail_on="low", bandit_targets=("bot", "mmctl"), tool_path=VENV_BIN,
+                                    ignore_file=None))
     assert report.tools[0].status == "ok", [(f.id, f.location) for f in report.tools[0].findings]
 
 
