@@ -4,6 +4,7 @@ from bot.strategy.book_view import BookView, TopOfBook
 from bot.strategy.order_manager import OrderManager, OrderManagerStats
 from bot.strategy.orders import (
     BATCH_LIMITS,
+    GONE_CODES,
     POST_ONLY_REJECT,
     ActionKind,
     Batch,
@@ -18,6 +19,7 @@ from bot.strategy.volatility import MidVolatility
 
 __all__ = [
     "BATCH_LIMITS",
+    "GONE_CODES",
     "POST_ONLY_REJECT",
     "ActionKind",
     "Batch",

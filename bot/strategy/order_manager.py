@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.domain import Category, Fill, Instrument, OrderId, OrderLinkId, Side, Symbol
 from bot.strategy.orders import (
+    GONE_CODES,
     POST_ONLY_REJECT,
     ActionKind,
     Batch,
@@ -21,8 +23,7 @@ from bot.strategy.quoting import QuoteLevel, Quotes
 
 __all__ = ["OrderManager", "OrderManagerStats"]
 
-# retCodes meaning "that order is not there any more" (reference section 3).
-_GONE_CODES = frozenset({110001, 110008, 170213})
+_MAX_CLOSED = 10_000  # closed orderLinkIds remembered, so a late open update is not adopted again
 
 
 @dataclass(slots=True)
@@ -68,16 +69,23 @@ class OrderManager:
         self.orders: dict[OrderLinkId, LiveOrder] = {}  # read-only outside: mutate via _add/_remove
         self._by_symbol: dict[Symbol, dict[OrderLinkId, LiveOrder]] = {}
         self._backoff: dict[tuple[Symbol, Side], int] = {}
+        self._closed: OrderedDict[OrderLinkId, None] = OrderedDict()
         self.stats = OrderManagerStats()
 
     def _add(self, o: LiveOrder) -> None:
         self.orders[o.order_link_id] = o
         self._by_symbol.setdefault(o.symbol, {})[o.order_link_id] = o
 
-    def _remove(self, link: OrderLinkId) -> None:
+    def _remove(self, link: OrderLinkId, *, closed: bool = True) -> None:
         o = self.orders.pop(link, None)
         if o is not None:
             self._by_symbol[o.symbol].pop(link, None)
+        if closed:
+            # the execution and order topics are separate streams: a fill can close an order before
+            # its own earlier "New" update arrives, which must not bring the order back to life
+            self._closed[link] = None
+            if len(self._closed) > _MAX_CLOSED:
+                self._closed.popitem(last=False)
 
     # -- queries -------------------------------------------------------------------------------
     def live(self, symbol: Symbol | None = None) -> list[LiveOrder]:
@@ -286,6 +294,8 @@ class OrderManager:
         o = self.orders.get(action.order_link_id)
         if o is None or o.pending is not action.kind:
             return
+        if action.kind is ActionKind.AMEND and (action.price != o.pending_price or action.qty != o.pending_qty):
+            return  # the late ack of an earlier amend (its order update already settled it)
         if order_id:
             o.order_id = order_id
         if ok:
@@ -293,15 +303,18 @@ class OrderManager:
                 if o.pending_price is not None and o.pending_ticks is not None:
                     o.price, o.ticks = o.pending_price, o.pending_ticks
                 o.qty = o.pending_qty if o.pending_qty is not None else o.qty
+                o.await_price, o.await_qty = o.price, o.qty
                 self._clear(o)
             elif action.kind is ActionKind.CREATE:
                 self._clear(o)
             # an accepted cancel stays pending until the order update says Cancelled/Filled
             return
-        if action.kind is ActionKind.CREATE or (ret_code is not None and ret_code in _GONE_CODES):
+        if action.kind is ActionKind.CREATE or (ret_code is not None and ret_code in GONE_CODES):
             self._remove(o.order_link_id)
         else:
             self._clear(o)
+            if _exhausted(o):  # e.g. 110064: the size-up amend lost the race with fills of the old size
+                self._remove(o.order_link_id)
 
     def on_order_update(self, u: OrderUpdate) -> None:
         """Apply an order state change; adopts open orders carrying our prefix (after a restart)."""
@@ -316,7 +329,8 @@ class OrderManager:
             self._remove(u.order_link_id)
             return
         if o is None:
-            if not self.link_ids.owns(u.order_link_id) or u.symbol not in self.instruments:
+            if (not self.link_ids.owns(u.order_link_id) or u.symbol not in self.instruments
+                    or u.order_link_id in self._closed):
                 return
             o = LiveOrder(u.order_link_id, u.symbol, u.side, u.price, u.qty, self._ticks(u.symbol, u.price),
                           confirmed=True)
@@ -334,9 +348,14 @@ class OrderManager:
             if u.price == o.pending_price or (o.pending_price is None and u.qty == o.pending_qty):
                 self._set(o, u.price, u.qty)
                 self._clear(o)
+                o.await_price = o.await_qty = None
+        elif o.await_price is not None:
+            if u.price == o.await_price and u.qty == o.await_qty:
+                o.await_price = o.await_qty = None  # caught up with our acknowledged amend
+            # else: an update from before the amend landed (fills were taken above)
         elif o.pending is None:
             self._set(o, u.price, u.qty)
-        if o.leaves <= 0:
+        if _exhausted(o):
             self._remove(o.order_link_id)
 
     def _rested(self, o: LiveOrder) -> None:
@@ -359,7 +378,7 @@ class OrderManager:
         # order updates carry cumExecQty: take the larger so an execution is never counted twice
         if o.fills_qty > o.filled:
             o.filled = o.fills_qty
-        if o.leaves <= 0:
+        if _exhausted(o):
             self._remove(o.order_link_id)
 
     def expire_pending(self, *, now_ns: int, timeout_ns: int) -> list[OrderLinkId]:
@@ -368,8 +387,8 @@ class OrderManager:
                 if o.pending is not None and now_ns - o.pending_since_ns > timeout_ns]
 
     def forget(self, link: OrderLinkId) -> None:
-        """Drop an order reconciliation found absent on the exchange."""
-        self._remove(link)
+        """Drop an order reconciliation found absent on the exchange (a later open update may adopt it)."""
+        self._remove(link, closed=False)
 
     def _ticks(self, symbol: Symbol, price: Decimal) -> int:
         inst = self.instruments[symbol]
@@ -386,6 +405,12 @@ class OrderManager:
         o.pending_price = None
         o.pending_ticks = None
         o.pending_qty = None
+
+
+def _exhausted(o: LiveOrder) -> bool:
+    """Nothing left to rest, even if an in-flight amend raising the size lands (then it may not be)."""
+    qty = o.qty if o.pending_qty is None or o.pending_qty < o.qty else o.pending_qty
+    return qty - o.filled <= 0
 
 
 def _closest(slots: list[QuoteLevel | None], ticks: int, tol: int) -> int:

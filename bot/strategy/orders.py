@@ -13,6 +13,7 @@ from bot.domain import Category, OrderId, OrderLinkId, OrderStatus, Side, Symbol
 
 __all__ = [
     "BATCH_LIMITS",
+    "GONE_CODES",
     "POST_ONLY_REJECT",
     "ActionKind",
     "Batch",
@@ -24,6 +25,10 @@ __all__ = [
 ]
 
 POST_ONLY_REJECT = "EC_PostOnlyWillTakeLiquidity"
+
+# retCodes of an amend/cancel meaning "that order is not there any more" (reference section 3):
+# the expected race with a fill or cancel that landed first, not an exchange fault.
+GONE_CODES = frozenset({110001, 110008, 170213})
 
 # Items per batch request (reference 5.9): 20 for linear, inverse, option; 10 for spot.
 BATCH_LIMITS: dict[Category, int] = {
@@ -163,6 +168,10 @@ class LiveOrder:
     confirmed: bool = False  # an open order update has been seen (it rests on the book)
     fills_qty: Decimal = Decimal(0)  # sum of distinct executions seen for this order
     exec_ids: set[str] = field(default_factory=set)
+    # after an acknowledged amend: the (price, qty) its own order update will show; open updates
+    # that differ are older (the order topic can lag the REST ack) and must not roll it back
+    await_price: Decimal | None = None
+    await_qty: Decimal | None = None
 
     @property
     def leaves(self) -> Decimal:

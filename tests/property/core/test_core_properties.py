@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Mapping
 from decimal import Decimal as D
 
 from hypothesis import HealthCheck, given, settings
@@ -147,7 +148,7 @@ def risk_cases(draw: st.DrawFn) -> tuple[list[LiveOrder], list[OrderAction], D, 
     return live, acts, D(draw(st.integers(-10, 10))), cfg
 
 
-def _exposure(orders: dict[str, tuple[Side, D, D]], pos: D) -> tuple[D, D, int]:
+def _exposure(orders: Mapping[OrderLinkId, tuple[Side, D, D]], pos: D) -> tuple[D, D, int]:
     buy = pos + sum(q for s, _, q in orders.values() if s is Side.BUY)
     sell = -pos + sum(q for s, _, q in orders.values() if s is Side.SELL)
     return buy, sell, len(orders)
@@ -283,3 +284,151 @@ def test_throttle_never_exceeds_budget_and_never_defers_a_cancel_for_a_create(
         for fam in ("create", "amend", "cancel", "batch"):
             used = sum(u for ts, f, u in spent if f == fam and ts > now - 1_000_000_000)
             assert used <= t.limit(fam)
+
+
+@PROFILE
+@given(scenarios(), st.integers(1, 20))
+def test_the_side_adding_to_the_position_shrinks_and_keeps_shrinking(
+    s: tuple[Instrument, TopOfBook, QuoteInputs, QuoteParams], k: int,
+) -> None:
+    """Long: bids total no more than asks per level, and less the longer we are (short: mirrored).
+
+    The obligation's minimum size is off here: it sizes the best level by notional, which a
+    skewed (lower) bid price raises, and it is the exchange's rule, not the skew's.
+    """
+    inst, book, inputs, params = s
+    params = dataclasses.replace(params, min_quote_notional=D(0), size_skew=D("0.5"))
+    big = inputs.max_position_notional * 100  # no position cap in the way: the skew alone
+
+    def sides(pos: D) -> tuple[D, D, list[D], list[D]]:
+        q = quote(book, QuoteInputs(inputs.level_notional, big, pos, inputs.sigma_ticks), params, now_ns=NOW)
+        return (sum((b.qty for b in q.bids), D(0)), sum((a.qty for a in q.asks), D(0)),
+                [b.qty for b in q.bids], [a.qty for a in q.asks])
+
+    step = inst.qty_step
+    for sign in (1, -1):
+        near = sides(sign * step * k)
+        far = sides(sign * step * (k + 1) * 50)
+        adding_near, adding_far = (near[0], far[0]) if sign > 0 else (near[1], far[1])
+        assert adding_far <= adding_near
+        add_levels, cut_levels = (near[2], near[3]) if sign > 0 else (near[3], near[2])
+        assert all(a <= c for a, c in zip(add_levels, cut_levels, strict=False))
+
+
+@st.composite
+def venue_paths(draw: st.DrawFn) -> list[tuple[str, int, int]]:
+    """A random interleaving of re-quotes, landings at the venue, deliveries and fills."""
+    ops = st.sampled_from(["quote", "quote", "kill", "land", "land", "ack", "update", "exec", "fill"])
+    return [(draw(ops), draw(st.integers(0, 10_000)), draw(st.integers(0, 10_000)))
+            for _ in range(draw(st.integers(1, 60)))]
+
+
+@PROFILE
+@given(venue_paths(), st.integers(0, 2))
+def test_order_manager_never_has_two_actions_in_flight_and_converges_to_the_venue(
+    path: list[tuple[str, int, int]], tol: int,
+) -> None:
+    """Against a model venue where requests land late and acks, order updates and executions
+    arrive on three independent channels (each in its own order): no action is ever planned for an
+    order whose previous action has not landed, and once everything is delivered the manager's
+    live set equals the venue's open orders."""
+    from bot.domain import OrderStatus
+    from bot.strategy import POST_ONLY_REJECT
+    from bot.strategy import OrderUpdate as Upd
+
+    m = OrderManager(instruments={SYM: INST}, category=Category.LINEAR, link_ids=OrderLinkIds("mm", "v"),
+                     tolerance_ticks=tol)
+    venue: dict[str, list[object]] = {}  # link -> [side, price, qty, filled, open]
+    unlanded: list[OrderAction] = []  # sent, not yet reached the venue
+    acks: list[tuple[OrderAction, bool, int | None]] = []  # any order (independent requests)
+    updates: list[Upd] = []  # FIFO: the order topic
+    execs: list[Fill] = []  # FIFO: the execution topic
+    n_exec = 0
+
+    def upd(link: str, reason: str = "") -> Upd:
+        side, price, qty, filled, is_open = venue[link]
+        assert isinstance(side, Side) and isinstance(price, int) and isinstance(qty, D) and isinstance(filled, D)
+        status = (OrderStatus.NEW if filled == 0 else OrderStatus.PARTIALLY_FILLED) if is_open else (
+            OrderStatus.FILLED if filled == qty else OrderStatus.CANCELLED)
+        return Upd(OrderLinkId(link), SYM, side, status, D(price), qty, filled, OrderId(link), reason)
+
+    def send(acts: list[OrderAction], keep: int) -> None:
+        links = [a.order_link_id for a in acts]
+        assert len(links) == len(set(links))
+        for a in acts:
+            if a.kind is not ActionKind.CREATE:
+                o = m.orders[a.order_link_id]
+                assert o.pending is None, f"{a.kind} planned for {a.order_link_id} with {o.pending} in flight"
+            assert all(u.order_link_id != a.order_link_id for u in unlanded), "two actions in flight"
+        sent = m.submitted(acts[: keep % (len(acts) + 1)], now_ns=0)  # the throttle may defer a tail
+        unlanded.extend(sent)
+
+    def land(a: OrderAction, variant: int) -> None:
+        v = venue.get(a.order_link_id)
+        if a.kind is ActionKind.CREATE:
+            assert a.price is not None and a.qty is not None
+            if variant % 5 == 0:  # refused outright (e.g. a parameter error): ack only
+                acks.append((a, False, 10001))
+                return
+            venue[a.order_link_id] = [a.side, int(a.price), a.qty, D(0), variant % 5 != 1]
+            acks.append((a, True, None))
+            updates.append(upd(a.order_link_id, POST_ONLY_REJECT if variant % 5 == 1 else ""))
+        elif v is None or not v[4]:
+            acks.append((a, False, 110001))  # closed first: the race the manager must absorb
+        elif a.kind is ActionKind.AMEND and a.qty is not None and a.qty <= v[3]:  # type: ignore[operator]
+            acks.append((a, False, 110064))  # amended qty <= filled qty (a fill not yet delivered)
+        elif a.kind is ActionKind.AMEND:
+            if a.price is not None:
+                v[1] = int(a.price)
+            if a.qty is not None:
+                v[2] = a.qty
+            acks.append((a, True, None))
+            updates.append(upd(a.order_link_id))
+        else:
+            v[4] = False
+            acks.append((a, True, None))
+            updates.append(upd(a.order_link_id))
+
+    for op, x, y in path:
+        if op == "quote":
+            mid = 1000 + x % 30
+            bids = [(mid - 1 - i * (1 + y % 2), 1 + (x + i) % 5) for i in range(y % 5)]
+            asks = [(mid + 1 + i * (1 + x % 2), 1 + (y + i) % 5) for i in range(x % 5)]
+            send(m.diff(_quotes(bids, asks)), x + y)
+        elif op == "kill":
+            send(m.cancel_all(), 10**6)
+        elif op == "land" and unlanded:
+            land(unlanded.pop(x % len(unlanded)), y)
+        elif op == "ack" and acks:
+            a, ok, code = acks.pop(x % len(acks))
+            m.on_ack(a, ok=ok, ret_code=code, order_id=OrderId(a.order_link_id) if ok else None)
+        elif op == "update" and updates:
+            m.on_order_update(updates.pop(0))
+        elif op == "exec" and execs:
+            m.on_fill(execs.pop(0))
+        elif op == "fill":
+            open_links = sorted(k for k, v in venue.items() if v[4])
+            if open_links:
+                link = open_links[x % len(open_links)]
+                v = venue[link]
+                assert isinstance(v[2], D) and isinstance(v[3], D) and isinstance(v[0], Side)
+                q = min(v[2] - v[3], D(1 + y % 3))
+                v[3] = v[3] + q
+                v[4] = v[3] < v[2]
+                n_exec += 1
+                execs.append(Fill(f"x{n_exec}", SYM, v[0], D(int(str(v[1]))), q, D(0), D(0), True,
+                                  OrderId(link), OrderLinkId(link), 0))
+                updates.append(upd(link))
+    # drain: everything lands, then every message is delivered
+    while unlanded:
+        land(unlanded.pop(0), 2)
+    for a, ok, code in acks:
+        m.on_ack(a, ok=ok, ret_code=code, order_id=OrderId(a.order_link_id) if ok else None)
+    for u in updates:
+        m.on_order_update(u)
+    for f in execs:
+        m.on_fill(f)
+    assert all(o.pending is None for o in m.live())
+    mine = {o.order_link_id: (o.side, o.ticks, o.leaves) for o in m.live()}
+    theirs = {k: (v[0], v[1], v[2] - v[3]) for k, v in venue.items() if v[4]}  # type: ignore[operator]
+    assert mine == theirs

@@ -161,6 +161,72 @@ def test_order_update_adopts_our_orders_and_ignores_foreign_ones() -> None:
     assert kinds(m.diff(quotes([]))) == ["cancel"]
 
 
+def _upd(link: str, status: OrderStatus, price: str, qty: str, cum: str = "0") -> OrderUpdate:
+    return OrderUpdate(OrderLinkId(link), SYM, Side.BUY, status, D(price), D(qty), D(cum))
+
+
+def test_a_late_open_update_does_not_revive_an_order_a_fill_closed() -> None:
+    """Execution and order topics are separate streams: the fill can beat the order's own "New"."""
+    m = om()
+    [c] = m.submitted(m.diff(quotes([("100.0", "1")])), now_ns=1)
+    m.on_ack(c, ok=True)
+    m.on_fill(Fill("e1", SYM, Side.BUY, D("100.0"), D(1), D(0), D(0), True, OrderId("x"), c.order_link_id, 0))
+    assert not m.orders
+    m.on_order_update(_upd(c.order_link_id, OrderStatus.NEW, "100.0", "1"))
+    assert not m.orders  # no phantom order for the next diff to amend or cancel
+    m.on_order_update(_upd(c.order_link_id, OrderStatus.FILLED, "100.0", "1", "1"))
+    assert not m.orders
+
+
+def test_a_fill_of_the_old_size_keeps_an_order_whose_size_up_amend_is_in_flight() -> None:
+    m = om()
+    settle(m, m.diff(quotes([("100.0", "1")])))
+    [a] = m.submitted(m.diff(quotes([("100.0", "2")])), now_ns=2)
+    assert a.qty == D(2)
+    m.on_fill(Fill("e1", SYM, Side.BUY, D("100.0"), D(1), D(0), D(0), True, OrderId("x"), a.order_link_id, 0))
+    assert a.order_link_id in m.orders  # the amend may land: one lot would still rest
+    m.on_ack(a, ok=True)
+    assert m.orders[a.order_link_id].leaves == D(1)
+
+
+def test_a_size_up_amend_refused_for_fills_drops_the_exhausted_order() -> None:
+    m = om()
+    settle(m, m.diff(quotes([("100.0", "1")])))
+    [a] = m.submitted(m.diff(quotes([("100.0", "2")])), now_ns=2)
+    m.on_fill(Fill("e1", SYM, Side.BUY, D("100.0"), D(1), D(0), D(0), True, OrderId("x"), a.order_link_id, 0))
+    m.on_ack(a, ok=False, ret_code=110064)  # amended qty <= filled qty
+    assert not m.orders
+
+
+def test_an_older_open_update_does_not_roll_back_an_acknowledged_amend() -> None:
+    """The order topic can lag the REST ack: the create's "New" arriving after the amend's ack."""
+    m = om()
+    [c] = m.submitted(m.diff(quotes([("100.0", "1")])), now_ns=1)
+    m.on_ack(c, ok=True)
+    [a] = m.submitted(m.diff(quotes([("100.5", "2")])), now_ns=2)
+    m.on_ack(a, ok=True)
+    m.on_order_update(_upd(c.order_link_id, OrderStatus.NEW, "100.0", "1"))  # from the create
+    o = m.orders[c.order_link_id]
+    assert (o.price, o.qty) == (D("100.5"), D(2))
+    m.on_order_update(_upd(c.order_link_id, OrderStatus.NEW, "100.5", "2"))  # the amend's own
+    m.on_order_update(_upd(c.order_link_id, OrderStatus.PARTIALLY_FILLED, "100.5", "2", "0.5"))
+    assert (o.price, o.qty, o.leaves) == (D("100.5"), D(2), D("1.5"))
+
+
+def test_a_late_ack_of_an_earlier_amend_does_not_settle_the_current_one() -> None:
+    m = om()
+    settle(m, m.diff(quotes([("100.0", "1")])))
+    [a1] = m.submitted(m.diff(quotes([("100.5", "1")])), now_ns=2)
+    link = a1.order_link_id
+    m.on_order_update(_upd(link, OrderStatus.NEW, "100.5", "1"))  # a1 landed; its ack is still on its way
+    [a2] = m.submitted(m.diff(quotes([("101.0", "1")])), now_ns=3)
+    m.on_ack(a1, ok=True)
+    assert m.orders[link].pending is ActionKind.AMEND  # still waiting for a2
+    assert all(x.order_link_id != link for x in m.diff(quotes([("99.0", "1")])))  # nothing else for it
+    m.on_ack(a2, ok=True)
+    assert m.orders[link].pending is None and m.orders[link].price == D("101.0")
+
+
 def test_expire_pending_lists_stuck_actions() -> None:
     m = om()
     [c] = m.submitted(m.diff(quotes([("100.0", "1")])), now_ns=100)
