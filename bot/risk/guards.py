@@ -12,7 +12,7 @@ from bot.domain import OrderLinkId, Side, Symbol
 from bot.risk.kill_switch import KillSwitch
 from bot.risk.reasons import Reason, Refusal, RiskDecision
 from bot.strategy.book_view import BookView
-from bot.strategy.orders import ActionKind, LiveOrder, OrderAction
+from bot.strategy.orders import GONE_CODES, ActionKind, LiveOrder, OrderAction
 
 __all__ = ["RiskGuards"]
 
@@ -207,9 +207,14 @@ class RiskGuards:
             return Reason.DRAWDOWN
         return None
 
-    def on_request_result(self, ok: bool, *, now_ns: int) -> None:
-        """Every exchange write result; N consecutive errors open the circuit for cooldown_ms."""
-        if ok:
+    def on_request_result(self, ok: bool, *, now_ns: int, ret_code: int | None = None) -> None:
+        """Every exchange write result; N consecutive errors open the circuit for cooldown_ms.
+
+        A `ret_code` in GONE_CODES (amend/cancel of an order that a fill or cancel closed first)
+        is the venue answering correctly about a race, so it counts as a success: a fast market
+        that fills a whole side while its amends are in flight must not halt quoting.
+        """
+        if ok or (ret_code is not None and ret_code in GONE_CODES):
             self._consecutive_errors = 0
             return
         self._consecutive_errors += 1

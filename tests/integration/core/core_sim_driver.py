@@ -68,6 +68,9 @@ class DriverStats:
     max_position_ratio: float = 0.0  # max |venue position| x fair / max_position_notional, sampled
     refusals: Counter[str] = field(default_factory=Counter)
     write_errors: Counter[str] = field(default_factory=Counter)
+    # 110001 (order not there) per "action:venue status of that orderLinkId when the error came back"
+    gone: Counter[str] = field(default_factory=Counter)
+    blocked: Counter[str] = field(default_factory=Counter)  # book updates that quoted nothing, by reason
     requests: dict[str, int] = field(default_factory=dict)  # emulator's count per order endpoint
 
     @property
@@ -99,7 +102,8 @@ class DriverStats:
             "fills": self.fills, "maker_share": round(self.maker_share, 5),
             "rebates": str(self.rebates), "fees": str(self.fees),
             "max_position_ratio": round(self.max_position_ratio, 4),
-            "refusals": dict(self.refusals), "write_errors": dict(self.write_errors),
+            "refusals": dict(self.refusals), "write_errors": dict(self.write_errors), "gone": dict(self.gone),
+            "blocked": dict(self.blocked),
         }
 
 
@@ -204,6 +208,8 @@ class CoreDriver:
             now = time.time_ns()
             res = self.cycle.on_book(ev.symbol, TopOfBook.of(book, now), now_ns=now)
             self.last_quotes[ev.symbol] = res.quotes
+            if res.quotes.reason is not None:
+                self.stats.blocked[res.quotes.reason] += 1
             for r in res.refusals:
                 self.stats.refusals[r.reason.value] += 1
             if self.cycle.guards.kill.engaged and self.kill_seen_ns is None:
@@ -285,6 +291,7 @@ class CoreDriver:
         except ExchangeError as exc:
             self.stats.write_errors[str(exc.ret_code)] += 1
             for a in b.actions:
+                self._note_gone(a, exc.ret_code)
                 om.on_ack(a, ok=False, ret_code=exc.ret_code)
             guards.on_request_result(b.kind is ActionKind.CANCEL, now_ns=time.time_ns())
             return
@@ -292,8 +299,17 @@ class CoreDriver:
         for a, r in zip(b.actions, results, strict=False):
             if not r.ok:
                 self.stats.write_errors[str(r.ret_code)] += 1
+                self._note_gone(a, r.ret_code)
             om.on_ack(a, ok=r.ok, ret_code=r.ret_code, order_id=OrderId(r.order_id) if r.order_id else None)
-            guards.on_request_result(r.ok or a.kind is ActionKind.CANCEL, now_ns=time.time_ns())
+            guards.on_request_result(r.ok or a.kind is ActionKind.CANCEL, now_ns=time.time_ns(),
+                                     ret_code=None if r.ok else r.ret_code)
+
+    def _note_gone(self, a: OrderAction, ret_code: int | None) -> None:
+        """For 110001: what the venue knows of that order now (Filled/Cancelled = a race; none = a bug)."""
+        if ret_code != 110001:
+            return
+        o = self.sim.engine.accounts[self.key].link_ids.get(a.order_link_id)
+        self.stats.gone[f"{a.kind.value}:{o.status if o is not None else 'unknown'}"] += 1
 
     async def _write(self, b: Batch) -> list[OrderResult]:
         c = self.client

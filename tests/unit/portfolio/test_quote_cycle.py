@@ -80,8 +80,10 @@ def test_level_size_follows_the_rollout_fraction() -> None:
     c.ramp = RolloutRamp(RolloutConfig(initial_fraction=D("0.5")), now_ns=T0)
     q = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0).quotes
     # budget 2400 / 2 symbols / 6 orders = 200, capped at order_notional 100, x 0.5 = 50 quote;
-    # 50 / 2000.25 = 0.02499.. floored to the 0.001 lot
-    assert q.bids[0].qty == D("0.024")
+    # 50 / 2000.25 = 0.02499.. floored to the 0.001 lot (the levels behind the best)
+    assert [b.qty for b in q.bids[1:]] == [D("0.024"), D("0.024")]
+    # the best level carries the obligation's minimum (50 USDT at its price), ceiled to the lot
+    assert q.bids[0].qty == D("0.025") and q.bids[0].qty * q.bids[0].price >= D(50)
 
 
 def test_refresh_allocation_moves_budget_to_the_calmer_symbol() -> None:

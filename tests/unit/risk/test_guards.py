@@ -128,6 +128,17 @@ def test_circuit_breaker_after_consecutive_errors_then_cooldown() -> None:
     assert g.halt_reason(now_ns=12 + 100 * MS) is None
 
 
+def test_order_gone_is_a_race_not_an_error_for_the_circuit_breaker() -> None:
+    """110001 on an amend of an order a fill closed first: a correct venue answer; 10016 is a fault."""
+    g = guards()
+    for t in range(10):
+        g.on_request_result(False, now_ns=t, ret_code=110001)
+    assert g.halt_reason(now_ns=10) is None
+    for t in range(3):
+        g.on_request_result(False, now_ns=20 + t, ret_code=10016)
+    assert g.halt_reason(now_ns=30) is Reason.CIRCUIT_BREAKER
+
+
 def test_post_only_reject_rate_guard() -> None:
     g = guards(max_post_only_reject_rate=D("0.1"), reject_min_samples=10)
     for i in range(10):
