@@ -1,7 +1,7 @@
 """Requests per re-quote in the emulator: the order manager (keep / amend / batch) vs a naive
 cancel-and-replace baseline (cancel every order of the symbol, create every level again, batched).
 
-Run: python bench/requote_compare.py [--seconds 20] [--speed 3] [--seed 7]
+Run: python bench/requote_compare.py [--seconds 20] [--speed 3] [--seed 7] [--runs 1]
 
 Both runs use the same emulator seed, strategy, risk and throttle settings; the loop is the
 simulation test's driver (tests/integration/core/core_sim_driver.py). "Requests" are the order
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -56,20 +57,41 @@ async def one(naive: bool, seconds: float, speed: float, seed: int) -> dict[str,
         return out
 
 
+def _num(v: object) -> float:
+    return float(str(v)) if v is not None else float("nan")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--speed", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=1, help="pairs of runs (alternating); medians are reported")
+    ap.add_argument("--json", action="store_true", help="print every run's full counters too")
     args = ap.parse_args()
-    rows = {name: asyncio.run(one(naive, args.seconds, args.speed, args.seed))
-            for name, naive in (("order_manager", False), ("cancel_replace", True))}
-    print(json_io.dumps_str(rows, indent=True))
+    names = (("order_manager", False), ("cancel_replace", True))
+    runs: dict[str, list[dict[str, Any]]] = {n: [] for n, _ in names}
+    for _ in range(args.runs):
+        for name, naive in names:
+            runs[name].append(asyncio.run(one(naive, args.seconds, args.speed, args.seed)))
+    if args.json:
+        print(json_io.dumps_str(runs, indent=True))
     keys = ("requotes", "order_requests", "requests_per_requote", "items_per_requote", "fills", "maker_share",
             "post_only_cancel_rate", "rebates", "fees", "pnl")
-    print(f"{'':22s}" + "".join(f"{k:>16s}" for k in rows))
+    print(f"median of {args.runs} run(s) of {args.seconds:g} s at speed {args.speed:g}")
+    print(f"{'':22s}" + "".join(f"{k:>16s}" for k in runs))
     for k in keys:
-        print(f"{k:22s}" + "".join(f"{rows[n][k]!s:>16s}" for n in rows))
+        print(f"{k:22s}" + "".join(f"{statistics.median(_num(r[k]) for r in runs[n]):>16.5g}" for n in runs))
+    for k in ("requests_per_requote", "order_requests", "items_per_requote"):
+        ratios = [_num(b[k]) / _num(a[k]) for a, b in zip(runs["order_manager"], runs["cancel_replace"], strict=True)
+                  if _num(a[k])]
+        print(f"cancel_replace / order_manager {k}: median {statistics.median(ratios):.3f} "
+              f"(runs: {', '.join(f'{x:.3f}' for x in ratios)})")
+    for n in runs:
+        reb = sum(Decimal(r["rebates"]) for r in runs[n])
+        fees = sum(Decimal(r["fees"]) for r in runs[n])
+        fills = sum(int(r["fills"]) for r in runs[n])
+        print(f"{n}: all runs: fills {fills}, rebates earned {reb:.6f} USDT, fees paid {fees:.6f} USDT")
 
 
 if __name__ == "__main__":
