@@ -97,13 +97,29 @@ fn text_of<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, what: &str) -> PyResul
     ))
 }
 
+/// The UTF-8 text of a `str` argument; a `str` that has none (a lone surrogate such as
+/// `"\ud800"`) is a `BookValidationError` naming `what`, not a `UnicodeEncodeError`.
+fn utf8<'a>(py: Python<'_>, s: &'a Bound<'_, PyString>, what: &str) -> PyResult<&'a str> {
+    s.to_str()
+        .map_err(|_| validation(py, format!("{what} is not valid text (lone surrogate, no UTF-8 form)")))
+}
+
 /// Run `f` on the bytes of a raw message: `bytes`, `str` (text frames) or `bytearray`.
 fn with_raw<T>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
     if let Ok(b) = obj.downcast::<PyBytes>() {
         return Ok(f(b.as_bytes()));
     }
     if let Ok(s) = obj.downcast::<PyString>() {
-        return Ok(f(s.to_str()?.as_bytes()));
+        let py = obj.py();
+        let text = s.to_str().map_err(|_| {
+            raise(
+                py,
+                |t| &t.parse,
+                "not a Bybit orderbook message: str is not valid text (lone surrogate, no UTF-8 form)".into(),
+                &[("pos", 0usize.into_py(py))],
+            )
+        })?;
+        return Ok(f(text.as_bytes()));
     }
     if let Ok(ba) = obj.downcast::<PyByteArray>() {
         return Ok(f(&ba.to_vec()));
@@ -187,9 +203,15 @@ impl OrderBook {
         };
         let ps = text_of(py, &p, "price")?;
         let ss = text_of(py, &s, "size")?;
-        self.book
-            .convert_level(side, index, ps.to_str()?.as_bytes(), ss.to_str()?.as_bytes())
-            .map_err(|e| to_pyerr(py, e))
+        let (Ok(pt), Ok(st)) = (ps.to_str(), ss.to_str()) else {
+            return Err(raise(
+                py,
+                |t| &t.validation,
+                format!("{side} level {index}: price or size is not valid text (lone surrogate, no UTF-8 form)"),
+                &[("side", side.as_str().into_py(py)), ("index", index.into_py(py))],
+            ));
+        };
+        self.book.convert_level(side, index, pt.as_bytes(), st.as_bytes()).map_err(|e| to_pyerr(py, e))
     }
 
     fn price_dec<'py>(&mut self, py: Python<'py>, ticks: i64) -> PyResult<Bound<'py, PyAny>> {
@@ -273,7 +295,7 @@ impl OrderBook {
     fn new(py: Python<'_>, tick_size: &Bound<'_, PyAny>, lot_size: &Bound<'_, PyAny>, depth: usize) -> PyResult<Self> {
         let parse = |obj: &Bound<'_, PyAny>, what: &str| -> PyResult<Grid> {
             let t = text_of(py, obj, what)?;
-            let s = t.to_str()?;
+            let s = utf8(py, &t, what)?;
             Grid::parse(s).map_err(|_| validation(py, format!("{what} {s:?} is not a positive decimal")))
         };
         let tick = parse(tick_size, "tick_size")?;
@@ -425,7 +447,7 @@ impl OrderBook {
 
     fn depth_within_bps<'py>(&mut self, py: Python<'py>, bps: &Bound<'py, PyAny>) -> PyResult<Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
         let t = text_of(py, bps, "bps")?;
-        let s = t.to_str()?;
+        let s = utf8(py, &t, "bps")?;
         let d = parse_dec(s.as_bytes()).map_err(|_| validation(py, format!("bps {s:?} is not a non-negative decimal")))?;
         let num = i128::try_from(d.mantissa).map_err(|_| validation(py, "bps too large".into()))?;
         let den = 10i128.pow(d.scale);
@@ -453,7 +475,7 @@ impl OrderBook {
             _ => return Err(validation(py, format!("side must be \"Buy\" or \"Sell\", got {side:?}"))),
         };
         let t = text_of(py, qty, "qty")?;
-        let s = t.to_str()?;
+        let s = utf8(py, &t, "qty")?;
         let lots = self
             .book
             .lot()
@@ -477,7 +499,7 @@ impl OrderBook {
 
     fn ticks_of(&self, py: Python<'_>, price: &Bound<'_, PyAny>) -> PyResult<i64> {
         let t = text_of(py, price, "price")?;
-        let s = t.to_str()?;
+        let s = utf8(py, &t, "price")?;
         self.book
             .tick()
             .to_units(s.as_bytes())
@@ -486,7 +508,7 @@ impl OrderBook {
 
     fn lots_of(&self, py: Python<'_>, size: &Bound<'_, PyAny>) -> PyResult<i64> {
         let t = text_of(py, size, "size")?;
-        let s = t.to_str()?;
+        let s = utf8(py, &t, "size")?;
         self.book
             .lot()
             .to_units(s.as_bytes())

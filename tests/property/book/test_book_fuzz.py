@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import orjson
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.book import OrderBook
@@ -20,6 +20,9 @@ SNAP = (b'{"topic":"orderbook.50.BTCUSDT","type":"snapshot","data":{"b":[["30000
         b'["29999.9","2"]],"a":[["30000.5","1"]],"u":5}}')
 # BOOK_HYPOTHESIS_SCALE=N multiplies the example counts for a long fuzz run.
 SCALE = int(os.environ.get("BOOK_HYPOTHESIS_SCALE", "1"))
+# Any character, lone surrogates (no UTF-8 form) often: plain text() would almost never draw one.
+ANY_CHAR = st.characters(exclude_categories=()) | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF,
+                                                                 exclude_categories=())
 TOKENS = [b'"', b"\\", b"[", b"]", b"{", b"}", b",", b":", b"0", b"-", b".", b"e9", b"NaN", b"null",
           b'"0"', b"\\u0000", b"\xff", b"99999999999999999999999", b" ", b'"snapshot"', b'"u":1']
 
@@ -30,7 +33,7 @@ def _fresh() -> OrderBook:
     return book
 
 
-def _check(book: OrderBook, raw: bytes) -> None:
+def _check(book: OrderBook, raw: bytes | str) -> None:
     before = (book.top_ticks(100), book.update_id, book.resync_reason)
     try:
         r = book.apply_message(raw)
@@ -66,6 +69,16 @@ def test_mutated_real_messages_never_crash(edits: list[tuple[int, int, bytes]]) 
         else:
             del raw[pos:]                   # truncate
     _check(_fresh(), bytes(raw))
+
+
+@settings(max_examples=300 * SCALE, deadline=None)
+@given(st.text(ANY_CHAR, max_size=300) | st.builds(lambda head, t: head + t,
+                                                   st.sampled_from([BASE.decode(), BASE.decode()[:60]]),
+                                                   st.text(ANY_CHAR, max_size=40)))
+@example('{"type":"delta","data":{"b":[["\ud800","1"]],"a":[],"u":6}}')
+def test_random_text_never_crashes(raw: str) -> None:
+    # Text frames arrive as str; any str, lone surrogates included, applies or raises BookError.
+    _check(_fresh(), raw)
 
 
 def test_pathological_inputs_raise_book_errors() -> None:

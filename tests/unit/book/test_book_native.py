@@ -256,3 +256,21 @@ def test_fifty_level_book_stays_small() -> None:
         b.best_bid()
     assert b.level_counts()[1] == 50 and b.level_counts()[0] <= 50
     assert sys.getsizeof(b) < 64 * 1024  # Rust-side bytes; the budget is 1 MB per book
+
+
+def test_str_without_utf8_form_is_a_book_error_not_unicode_error(book: OrderBook) -> None:
+    # A lone surrogate has no UTF-8 form: malformed input, so a BookError like any other.
+    before = state(book)
+    with pytest.raises(BookParseError, match="lone surrogate"):
+        book.apply_message('{"type":"snapshot","data":{"b":[["\ud800","1"]],"a":[],"u":1}}')
+    with pytest.raises(BookValidationError, match="bid level 1") as info:
+        book.apply_snapshot([["65000.1", "1"], ["\ud800", "1"]], [])
+    assert (info.value.context["side"], info.value.context["index"]) == ("bid", 1)
+    with pytest.raises(BookValidationError, match="ask level 0"):
+        book.apply_delta([], [["65000.3", "\udfff"]], update_id=101)
+    assert state(book) == before
+    for read in (lambda: book.ticks_of("\ud800"), lambda: book.lots_of("\ud800"),
+                 lambda: book.vwap("Buy", "\ud800"), lambda: book.depth_within_bps("\ud800"),
+                 lambda: OrderBook("\ud800", "1")):
+        with pytest.raises(BookValidationError, match="lone surrogate"):
+            read()
