@@ -293,11 +293,14 @@ def test_the_side_adding_to_the_position_shrinks_and_keeps_shrinking(
 ) -> None:
     """Long: bids total no more than asks per level, and less the longer we are (short: mirrored).
 
-    The obligation's minimum size is off here: it sizes the best level by notional, which a
-    skewed (lower) bid price raises, and it is the exchange's rule, not the skew's.
+    The obligation's minimum size and the venue's minimum notional are off here: both act on
+    notional, which the skew's price move changes (a lower bid needs more lots for the obligation;
+    an ask moved up can pass a minimum notional it failed at), and they are the exchange's rules,
+    not the skew's.
     """
     inst, book, inputs, params = s
-    params = dataclasses.replace(params, min_quote_notional=D(0), size_skew=D("0.5"))
+    inst = dataclasses.replace(inst, min_notional=D(0))
+    params = dataclasses.replace(params, instrument=inst, min_quote_notional=D(0), size_skew=D("0.5"))
     big = inputs.max_position_notional * 100  # no position cap in the way: the skew alone
 
     def sides(pos: D) -> tuple[D, D, list[D], list[D]]:
