@@ -36,4 +36,4 @@ class RiskConfig(Section):
     max_position_qty: dict[str, Decimal] = Field(default_factory=dict, description="per symbol, base qty")
     cooldown_ms: int = Field(default=5000, ge=0, description="circuit breaker / reject-rate block time")
     latency_window: int = Field(default=10, ge=1, description="latency guard: median of the last N")
-    reject_min_samples: int = Field(default=20, ge=1, description="reject-rate guard needs this many orders")
+    reject_min_samples: int = Field(default=100, ge=1, description="reject-rate guard needs this many orders")

@@ -13,7 +13,7 @@ from bot.domain import Fill, Symbol
 __all__ = ["Inventory", "Portfolio"]
 
 _ZERO = Decimal(0)
-_MAX_EXEC_IDS = 100_000
+_MAX_EXEC_IDS = 20_000  # recent ids only: the ledger's execId key is the durable dedupe
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from bot.strategy.quoting import QuoteLevel, Quotes
 
 __all__ = ["OrderManager", "OrderManagerStats"]
 
-_MAX_CLOSED = 10_000  # closed orderLinkIds remembered, so a late open update is not adopted again
+_MAX_CLOSED = 2_000  # closed orderLinkIds remembered, so a late open update is not adopted again
 
 
 @dataclass(slots=True)
