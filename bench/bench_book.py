@@ -79,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             bb()
             ba()
 
+    def raw_price_reads(b: OrderBook) -> None:
+        f, bb, ba = b.apply_raw, b.best_bid_price, b.best_ask_price
+        for m in msgs:
+            f(m)
+            bb()
+            ba()
+
     def raw_tick_reads(b: OrderBook) -> None:
         f, bb, ba = b.apply_raw, b.best_bid_ticks, b.best_ask_ticks
         for m in msgs:
@@ -102,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         ("apply_message(raw) -> top tuple (the hot path)", message_only),
         ("apply_raw(raw)", raw_only),
         ("apply_raw + best_bid_ticks/best_ask_ticks", raw_tick_reads),
-        ("apply_raw + best_bid/best_ask (Decimal)  [harness e2e]", raw_decimal_reads),
+        ("apply_raw + best_bid_price/best_ask_price (Decimal) [harness e2e]", raw_price_reads),
+        ("apply_raw + best_bid/best_ask ((Decimal, Decimal) pairs)", raw_decimal_reads),
         ("apply_snapshot/delta(lists) + Decimal reads  [harness apply]", lists_decimal_reads),
         ("floor: orjson.loads(raw) alone", orjson_floor),
     ]
@@ -110,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         run(_book())                                   # warm-up
     print(f"stream: seed {args.seed}, {len(msgs):,} messages; best / median of {args.reps} passes, "
           "cases interleaved pass by pass")
-    print(f"{'case':64s} {'best ns/msg':>12s} {'median':>8s} {'msgs/s (best)':>14s}")
+    print(f"{'case':66s} {'best ns/msg':>12s} {'median':>8s} {'msgs/s (best)':>14s}")
     for name, runs in _time_interleaved(cases, len(msgs), args.reps).items():
         best, med = min(runs), statistics.median(runs)
-        print(f"{name:64s} {best:12,.0f} {med:8,.0f} {1e9 / best:14,.0f}")
+        print(f"{name:66s} {best:12,.0f} {med:8,.0f} {1e9 / best:14,.0f}")
 
     book = _book()
     for m in msgs:
