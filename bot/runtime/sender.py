@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from decimal import Decimal
+from typing import Any
 
 from bot.domain import OrderId
 from bot.errors import ExchangeError, OrderStateUnknown
@@ -33,6 +34,13 @@ class OrderSender:
         self.risk = risk
         self.metrics = metrics
         self.latency = latency
+        # The latency guard wants the venue's round trip. A client that reports it per request
+        # (BybitClient's REST layer) feeds the guard directly; timing the whole call here would
+        # count the wait for our own rate limiter as exchange latency and halt quoting near a limit.
+        rest: Any = getattr(client, "rest", None)
+        self._venue_rtt = hasattr(rest, "on_rtt")
+        if self._venue_rtt:
+            rest.on_rtt = self._on_rtt
         self.inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -77,6 +85,9 @@ class OrderSender:
             if self.inflight == 0:
                 self._idle.set()
 
+    def _on_rtt(self, family: str, seconds: float) -> None:
+        self.risk.on_latency(int(seconds * 1000))
+
     async def _write(self, b: Batch) -> list[OrderResult]:
         acts = b.actions
         if b.kind is ActionKind.CREATE:
@@ -104,7 +115,8 @@ class OrderSender:
             self._count(acts, "error")
             self.risk.on_request_result(False, now_ns=time.time_ns())
             return
-        self.risk.on_latency((time.monotonic_ns() - t0) // 1_000_000)
+        if not self._venue_rtt:
+            self.risk.on_latency((time.monotonic_ns() - t0) // 1_000_000)
         for a, r in zip(acts, results, strict=False):
             self.om.on_ack(a, ok=r.ok, ret_code=r.ret_code, order_id=OrderId(r.order_id) if r.order_id else None)
             self.metrics.orders.labels(a.symbol, str(a.kind), "ok" if r.ok else "rejected").inc()

@@ -75,6 +75,9 @@ class BybitRest:
         self.read_retries = read_retries
         self.limiter = limiter or RateLimiter()
         self.metrics = metrics
+        # (endpoint family, seconds on the wire) of every write: the venue's own round trip, without
+        # the time spent waiting for our rate limiter (the latency guard's input)
+        self.on_rtt: Callable[[str, float], None] | None = None
         self._wall_ms = wall_ms
         self.offset_ms = 0  # server - local
         self._time_lock = asyncio.Lock()
@@ -181,8 +184,11 @@ class BybitRest:
             raise cls(f"{family}: {type(exc).__name__} after send", endpoint=family,
                       order_link_id=order_link_id) from exc
         finally:
+            rtt = time.perf_counter() - t0
             if self.metrics is not None:
-                self.metrics.rest_latency.labels(endpoint=family).observe(time.perf_counter() - t0)
+                self.metrics.rest_latency.labels(endpoint=family).observe(rtt)
+            if self.on_rtt is not None and write:
+                self.on_rtt(family, rtt)
         info = wire.parse_rate_limit_headers(resp.headers)
         if info is not None:
             reset_in = (info.reset_ms - self.now_ms()) / 1000 if info.reset_ms else None

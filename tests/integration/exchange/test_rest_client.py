@@ -231,3 +231,19 @@ async def test_open_orders_follow_the_page_cursor(sim_factory: Callable[..., Awa
         mine = await c.open_orders(BTC, link_prefix="mm-page-")  # realtime pages hold at most 50
         assert sorted(o.order_link_id for o in mine) == sorted(f"mm-page-{i}" for i in range(75))
         assert len(await c.open_orders()) == 75  # linear without a symbol: by settleCoin
+
+
+async def test_write_round_trips_exclude_the_rate_limiter_wait(sim: SimServer, client_factory: Make) -> None:
+    """`on_rtt` reports the venue's round trip of each write: the latency guard's input."""
+    c = client_factory()
+    seen: list[tuple[str, float]] = []
+    c.rest.on_rtt = lambda family, s: seen.append((family, s))
+    await c.instruments([BTC])  # a read: not reported
+    assert seen == []
+    c.rest.limiter.block("order_create", 0.6)  # our own pacing: 0.6 s before the request may go
+    t0 = time.monotonic()
+    assert (await c.submit(buy("mm-rtt-1"))).ok
+    waited = time.monotonic() - t0
+    [(family, rtt)] = seen
+    assert family == "order_create" and waited >= 0.55
+    assert rtt < 0.25 < waited  # the loopback round trip, not the 0.6 s spent waiting for the limiter
