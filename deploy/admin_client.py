@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-ACTIONS = ("pause", "resume", "cancel-all", "kill", "reload", "shutdown")
+ACTIONS = ("pause", "resume", "cancel-all", "kill", "reset-kill", "reload", "shutdown")
 
 
 def read_token(env: dict[str, str]) -> str | None:

@@ -16,7 +16,7 @@ __all__ = ["AdminController", "add_admin_routes"]
 
 log = get_logger(__name__)
 
-ADMIN_ACTIONS = ("pause", "resume", "reload", "cancel-all", "kill", "shutdown")
+ADMIN_ACTIONS = ("pause", "resume", "reload", "cancel-all", "kill", "reset-kill", "shutdown")
 
 
 class AdminController(Protocol):
@@ -33,6 +33,8 @@ class AdminController(Protocol):
     async def admin_cancel_all(self) -> dict[str, Any]: ...
 
     async def admin_kill(self, reason: str) -> dict[str, Any]: ...
+
+    async def admin_reset_kill(self, operator: str) -> dict[str, Any]: ...
 
     def request_stop(self, reason: str) -> None: ...
 
@@ -70,6 +72,7 @@ def add_admin_routes(app: web.Application, ctl: AdminController) -> None:
             "reload": ctl.admin_reload,
             "cancel-all": ctl.admin_cancel_all,
             "kill": lambda: ctl.admin_kill(reason),
+            "reset-kill": lambda: ctl.admin_reset_kill(reason),
         }
         if action == "shutdown":
             # Answer first: the web server is the last thing the shutdown sequence stops.

@@ -160,9 +160,12 @@ class Bot:
 
             self.tasks.add("liveview", lambda: run_live_view(self))
         self.tasks.start()
-        self.state = BotState.RUNNING
-        self.trader.set_quoting(True, "started")
-        log.info("bot_running", startup_s=round(time.monotonic() - t0, 3))
+        if self.trader.kill_switch_engaged:  # latched before a restart (risk snapshot): stays killed
+            self.trader.engage_kill_switch("restored engaged from the last run")
+        else:
+            self.state = BotState.RUNNING
+            self.trader.set_quoting(True, "started")
+        log.info("bot_running", startup_s=round(time.monotonic() - t0, 3), state=str(self.state))
 
     def _on_first_quote(self) -> None:
         if self.first_quote_s is None:
@@ -388,6 +391,17 @@ class Bot:
         self.trader.engage_kill_switch(f"admin: {reason}")
         left = await self.trader.cancel_all(verify=True)
         return {"ok": left == 0, "state": str(self.state), "open_orders": left}
+
+    async def admin_reset_kill(self, operator: str) -> dict[str, Any]:
+        """The operator's reset of a latched kill switch. The bot comes back PAUSED, not quoting:
+        resuming is a second, deliberate call. The engaged state survives restarts (snapshot)."""
+        if self.trader is None or self.state is not BotState.KILLED:
+            return {"ok": False, "state": str(self.state), "error": f"kill switch not engaged ({self.state})"}
+        self.trader.reset_kill_switch(operator)
+        self.state = BotState.PAUSED
+        self.metrics.kill_switch.set(0)
+        log.warning("kill_switch_reset", operator=operator)
+        return {"ok": True, "state": str(self.state)}
 
     async def admin_reload(self) -> dict[str, Any]:
         new_cfg, result = hot_reload.plan_reload(self.cfg, self.opts.config_path, self.opts.overrides)

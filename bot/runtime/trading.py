@@ -212,6 +212,12 @@ class Trader:
         self.risk.engage_kill(Reason.OPERATOR, now_ns=time.time_ns(), detail=reason)
         self._check_kill()
 
+    def reset_kill_switch(self, operator: str) -> None:
+        """Unlatch the kill switch (drawdown peak and day start restart from the current PnL);
+        quoting stays off until the operator resumes."""
+        self.risk.reset_kill(operator=operator)
+        self._kill_handled = False
+
     @property
     def kill_switch_engaged(self) -> bool:
         return self.risk.kill.engaged

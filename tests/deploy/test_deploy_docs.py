@@ -65,3 +65,15 @@ def test_yaml_examples_in_docs_parse(path: Path) -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.DOTALL)
     for block in blocks:
         assert yaml.safe_load(block) is not None
+
+
+def test_container_admin_client_knows_every_admin_action() -> None:
+    import importlib.util
+
+    from bot.runtime.admin_api import ADMIN_ACTIONS
+
+    spec = importlib.util.spec_from_file_location("admin_client", ROOT / "deploy" / "admin_client.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert set(mod.ACTIONS) == set(ADMIN_ACTIONS)

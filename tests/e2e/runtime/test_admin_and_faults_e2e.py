@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from pathlib import Path
@@ -119,3 +120,63 @@ async def test_ws_disconnects_pull_quotes_until_the_book_is_resynced(
     bot.signal(signal.SIGTERM)
     assert await bot.wait_exit(30) == 0
     assert _open(ext_sim) == 0
+
+
+async def _wait_up(bot: BotProc, timeout_s: float = 30.0) -> None:
+    """Like wait_ready, but a killed bot is never ready: wait for /status to answer."""
+    async def answering() -> bool:
+        run = bot.state_dir / "run.json"
+        if not bot.url and run.exists():
+            from bot.common import json_io
+
+            doc = json_io.load_file(run)
+            if doc["pid"] == bot.pid:
+                bot.url = doc["web_url"]
+        if not bot.url:
+            return False
+        try:
+            return (await bot.status())["state"] in ("killed", "running", "paused")
+        except httpx.HTTPError:
+            return False
+
+    deadline = time.monotonic() + timeout_s
+    while not await answering():
+        assert time.monotonic() < deadline, bot.log()[-3000:]
+        assert bot.proc.returncode is None, bot.log()[-3000:]
+        await asyncio.sleep(0.1)
+
+
+async def test_kill_switch_latches_across_a_restart_until_the_operator_resets_it(
+        ext_sim: SimServer, tmp_path: Path, bots: list[BotProc]) -> None:
+    state = tmp_path / "state"
+    bot = await start_bot(ext_sim, state, sets=FAST)
+    bots.append(bot)
+    await bot.wait_ready()
+    await wait_for(lambda: _open(ext_sim) >= 2, 15, "quotes")
+    assert (await bot.admin("reset-kill")).status_code == 409  # nothing to reset
+    r = await bot.admin("kill")
+    assert r.status_code == 200 and r.json()["open_orders"] == 0 and _open(ext_sim) == 0
+    st = await bot.status()
+    assert st["state"] == "killed" and st["kill_switch"]
+    assert (await bot.admin("resume")).status_code == 409  # resume does not unlatch it
+    bot.signal(signal.SIGTERM)
+    assert await bot.wait_exit(30) == 0
+    # a restart restores the latched switch from its snapshot: still no quotes
+    again = await start_bot(ext_sim, state, sets=FAST)
+    bots.append(again)
+    await _wait_up(again)
+    st = await again.status()
+    assert st["state"] == "killed" and st["kill_switch"], st
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.5:
+        assert _open(ext_sim) == 0
+        await asyncio.sleep(0.1)
+    assert (await again.admin("reset-kill", token="wrong")).status_code == 401
+    r = await again.admin("reset-kill")
+    assert r.status_code == 200 and r.json()["state"] == "paused", r.text
+    st = await again.status()
+    assert not st["kill_switch"] and st["state"] == "paused" and _open(ext_sim) == 0  # unlatched, not quoting
+    assert (await again.admin("resume")).status_code == 200
+    await wait_for(lambda: _open(ext_sim) >= 2, 15, "quotes after reset and resume")
+    again.signal(signal.SIGTERM)
+    assert await again.wait_exit(30) == 0
