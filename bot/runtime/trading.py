@@ -161,6 +161,8 @@ class Trader:
     def task_specs(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         assert self._public is not None and self._private is not None
         assert self.sender is not None
+        for sym in self.syms:  # exported from the start, not only after the first 1 s portfolio tick
+            self.metrics.quote_uptime.labels(sym).set(0.0)
         return [("order_writes", self.sender.run),
                 ("public_stream", self._public.run), ("private_stream", self._private.run),
                 ("public_events", self._consume_public), ("private_events", self._consume_private),

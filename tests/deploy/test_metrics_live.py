@@ -134,8 +134,6 @@ def test_live_gauges_the_alerts_watch_have_samples(live_bot: LiveBot) -> None:
         assert {labels["symbol"] for n, labels, _ in samples if n == name} == set(SYMBOLS), name
 
 
-@pytest.mark.xfail(strict=True, reason="the runtime does not set mm_quote_uptime_ratio yet: MMQuoteUptimeLow and "
-                                       "the dashboard's quote-uptime panel are blind until it does (remove this mark)")
 def test_live_quote_uptime_ratio_is_exported(live_bot: LiveBot) -> None:
     assert any(n == "mm_quote_uptime_ratio" for n, _, _ in _samples(live_bot.metrics_text()))
 
