@@ -39,23 +39,18 @@ def _config(run: Run, *, venue: str | None = None, state_dir: Path | None = None
 
 
 def pre_live_gate(cfg: Any, *, override: bool) -> None:
-    """Mainnet refuses to start without a passing rehearsal pack for this config hash (`mmctl rehearsal`).
-
-    `--no-pack-check` skips the refusal, never silently: the warning names what is missing.
-    """
+    """Mainnet needs a passing rehearsal pack for this config hash; `--no-pack-check` overrides, loudly."""
     from mmctl.ops.rehearsal import check_live_pack
 
     ok, reason = check_live_pack(cfg)
-    if ok:
-        return
-    if override:
-        sys.stderr.write("\n" + "!" * 78 + "\nWARNING: starting on MAINNET WITHOUT a passing pre-live pack "
-                         f"(--no-pack-check)\n{reason}\n" + "!" * 78 + "\n\n")
-        return
-    sys.stderr.write(f"refusing to trade on mainnet: {reason}\n"
-                     "build a pack first: mmctl rehearsal (after mmctl soak and mmctl audit), "
-                     "or pass --no-pack-check to override\n")
-    raise typer.Exit(ExitCode.RISK)
+    bar = "!" * 78
+    if not ok and override:
+        sys.stderr.write(f"\n{bar}\nWARNING: starting on MAINNET WITHOUT a passing pre-live pack (--no-pack-check)\n"
+                         f"{reason}\n{bar}\n\n")
+    elif not ok:
+        sys.stderr.write(f"refusing to trade on mainnet: {reason}\nbuild a pack first: mmctl rehearsal (after "
+                         "mmctl soak and mmctl audit), or pass --no-pack-check to override\n")
+        raise typer.Exit(ExitCode.RISK)
 
 
 @run_app.command("run")

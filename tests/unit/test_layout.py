@@ -23,6 +23,11 @@ def test_every_module_under_500_lines() -> None:
     assert not big
 
 
+def test_run_entry_point_under_200_lines() -> None:
+    """ARCH-001: `mmctl run` stays a thin entry point; the runtime lives in bot/runtime."""
+    assert _lines(ROOT / "mmctl/commands/run.py") < 200
+
+
 def _imports(module: Path, package: str) -> set[str]:
     tree = ast.parse(module.read_text(encoding="utf-8"))
     out: set[str] = set()
