@@ -72,26 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         for m in msgs:
             f(m)
 
-    def raw_decimal_reads(b: OrderBook) -> None:
-        f, bb, ba = b.apply_raw, b.best_bid, b.best_ask
-        for m in msgs:
-            f(m)
-            bb()
-            ba()
-
-    def raw_price_reads(b: OrderBook) -> None:
-        f, bb, ba = b.apply_raw, b.best_bid_price, b.best_ask_price
-        for m in msgs:
-            f(m)
-            bb()
-            ba()
-
-    def raw_tick_reads(b: OrderBook) -> None:
-        f, bb, ba = b.apply_raw, b.best_bid_ticks, b.best_ask_ticks
-        for m in msgs:
-            f(m)
-            bb()
-            ba()
+    def raw_then_reads(bid: str, ask: str) -> Callable[[OrderBook], None]:
+        """apply_raw, then one read per side (methods bound before the loop, as the harness does)."""
+        def run(b: OrderBook) -> None:
+            f, bb, ba = b.apply_raw, getattr(b, bid), getattr(b, ask)
+            for m in msgs:
+                f(m)
+                bb()
+                ba()
+        return run
 
     def lists_decimal_reads(b: OrderBook) -> None:
         snap, delta, bb, ba = b.apply_snapshot, b.apply_delta, b.best_bid, b.best_ask
@@ -108,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     cases: list[tuple[str, Callable[[OrderBook], None]]] = [
         ("apply_message(raw) -> top tuple (the hot path)", message_only),
         ("apply_raw(raw)", raw_only),
-        ("apply_raw + best_bid_ticks/best_ask_ticks", raw_tick_reads),
-        ("apply_raw + best_bid_price/best_ask_price (Decimal) [harness e2e]", raw_price_reads),
-        ("apply_raw + best_bid/best_ask ((Decimal, Decimal) pairs)", raw_decimal_reads),
+        ("apply_raw + best_bid_ticks/best_ask_ticks", raw_then_reads("best_bid_ticks", "best_ask_ticks")),
+        ("apply_raw + best_bid_price/best_ask_price (Decimal) [harness e2e]",
+         raw_then_reads("best_bid_price", "best_ask_price")),
+        ("apply_raw + best_bid/best_ask ((Decimal, Decimal) pairs)", raw_then_reads("best_bid", "best_ask")),
         ("apply_snapshot/delta(lists) + Decimal reads  [harness apply]", lists_decimal_reads),
         ("floor: orjson.loads(raw) alone", orjson_floor),
     ]
