@@ -120,10 +120,9 @@ class OrderSender:
         for a, r in zip(acts, results, strict=False):
             self.om.on_ack(a, ok=r.ok, ret_code=r.ret_code, order_id=OrderId(r.order_id) if r.order_id else None)
             self.metrics.orders.labels(a.symbol, str(a.kind), "ok" if r.ok else "rejected").inc()
-            # a cancel of an order that is already gone is not an exchange health problem, nor is an
-            # amend that lost the race to a fill (the guards know the venue's "order gone" codes)
-            self.risk.on_request_result(r.ok or a.kind is ActionKind.CANCEL, now_ns=time.time_ns(),
-                                        ret_code=None if r.ok else r.ret_code)
+            # the guards treat the venue's "order gone" codes (a cancel or amend that lost the race to
+            # a fill) as healthy answers, whatever the action
+            self.risk.on_request_result(r.ok, now_ns=time.time_ns(), ret_code=r.ret_code)
 
     def _count(self, acts: tuple[OrderAction, ...], result: str) -> None:
         for a in acts:

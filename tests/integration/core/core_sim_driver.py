@@ -301,8 +301,7 @@ class CoreDriver:
                 self.stats.write_errors[str(r.ret_code)] += 1
                 self._note_gone(a, r.ret_code)
             om.on_ack(a, ok=r.ok, ret_code=r.ret_code, order_id=OrderId(r.order_id) if r.order_id else None)
-            guards.on_request_result(r.ok or a.kind is ActionKind.CANCEL, now_ns=time.time_ns(),
-                                     ret_code=None if r.ok else r.ret_code)
+            guards.on_request_result(r.ok, now_ns=time.time_ns(), ret_code=r.ret_code)
 
     def _note_gone(self, a: OrderAction, ret_code: int | None) -> None:
         """For 110001: what the venue knows of that order now (Filled/Cancelled = a race; none = a bug)."""
