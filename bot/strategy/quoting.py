@@ -252,10 +252,9 @@ def _side(side: Side, ticks: int, step: int, lots: int, cap: int, p: QuoteParams
     # the best level carries the obligation's minimum size (exchange MM terms outrank the ramp and
     # the skew); only the position cap below can take it lower
     first = lots
-    if p.min_quote_notional > 0 and lots > 0 and ticks > 0:
+    if lots > 0 and ticks > 0 and full_qty * tick * ticks < p.min_quote_notional:  # divide only when short
         need = int((p.min_quote_notional / (tick * ticks * inst.qty_step)).to_integral_value(ROUND_CEILING))
-        if need > first:
-            first = need if need < p.max_lots else p.max_lots
+        first = need if need < p.max_lots else p.max_lots
     out: list[QuoteLevel] = []
     for level in range(p.levels):
         if ticks <= 0:
