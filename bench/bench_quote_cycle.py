@@ -3,9 +3,9 @@
 Run: python bench/bench_quote_cycle.py [--n 20000] [--symbols 2] [--levels 3] [--seed 1] [--tolerance 1] [--runs 1]
 
 Two measurements per update on a random-walk market (each step moves the mid 0-2 ticks):
-  core   TopOfBook -> QuoteCycle.on_book (vol, PnL/kill check, gate, quote, diff, risk, throttle,
+  core   GridTop (integer top of book) -> QuoteCycle.on_book (vol, PnL/kill check, gate, quote, diff, risk, throttle,
          batches marked in flight)
-  e2e    raw Bybit orderbook delta bytes -> Rust book apply_message -> TopOfBook -> same cycle
+  e2e    raw Bybit orderbook delta bytes -> Rust book apply_message -> GridTop -> same cycle
 Acks are applied after the clock stops. `--tolerance 0` re-prices on every one-tick move (worst case);
 the default is the config default (1 tick). The throttle uses MM1-like limits (600/s) so that
 the measured path is the one that sends; with the default 10/s most cycles would defer.
@@ -30,7 +30,7 @@ from bot.config.strategy import StrategyConfig
 from bot.domain import Category, Instrument, Symbol
 from bot.portfolio import Allocator, Portfolio, QuoteCycle, RolloutRamp, Throttle
 from bot.risk import RiskGuards
-from bot.strategy import OrderLinkIds, OrderManager, QuoteParams, TopOfBook
+from bot.strategy import GridTop, OrderLinkIds, OrderManager, QuoteParams
 
 TICK, LOT = Decimal("0.1"), Decimal("0.001")
 DEPTH = 25
@@ -114,7 +114,7 @@ def run(n: int, n_symbols: int, levels: int, seed: int, tolerance: int = 1) -> d
         t0 = time.perf_counter_ns()
         bb_t, bb_l, ba_t, ba_l, _, resync = book.apply_message(raw)
         assert not resync and bb_t is not None and ba_t is not None and bb_l is not None and ba_l is not None
-        top = TopOfBook((book.price_of(bb_t), book.size_of(bb_l)), (book.price_of(ba_t), book.size_of(ba_l)), now)
+        top = GridTop((bb_t, bb_l, ba_t, ba_l), now, TICK, LOT)
         t1 = time.perf_counter_ns()
         res = cycle.on_book(s, top, now_ns=now)
         t2 = time.perf_counter_ns()

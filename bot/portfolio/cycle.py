@@ -23,6 +23,7 @@ from bot.strategy.volatility import MidVolatility
 __all__ = ["CycleResult", "QuoteCycle"]
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
+_tuple = tuple.__new__
 _BPS = Decimal(10_000)
 
 
@@ -87,16 +88,10 @@ class QuoteCycle:
     def inputs(self, symbol: Symbol) -> QuoteInputs:
         own_bid, own_ask = self.om.own_bounds(symbol)
         level, cap = self._sizes(symbol)
-        return QuoteInputs(
-            level_notional=level,
-            max_position_notional=cap,
-            position=self.portfolio.inventory(symbol).position,
-            sigma_ticks=self._sigma(symbol),
-            backoff_bid_ticks=self.om.backoff_ticks(symbol, Side.BUY),
-            backoff_ask_ticks=self.om.backoff_ticks(symbol, Side.SELL),
-            own_bid_ticks=own_bid,
-            own_ask_ticks=own_ask,
-        )
+        backoff = self.om.backoff_ticks
+        # the C tuple constructor: QuoteInputs' generated __new__ costs ~0.7 us per cycle
+        return _tuple(QuoteInputs, (level, cap, self.portfolio.inventory(symbol).position, self._sigma(symbol),
+                                    backoff(symbol, Side.BUY), backoff(symbol, Side.SELL), own_bid, own_ask))
 
     def _sigma(self, symbol: Symbol) -> Decimal:
         vol = self.vols[symbol]
@@ -106,11 +101,18 @@ class QuoteCycle:
     def on_book(self, symbol: Symbol, book: BookView, *, now_ns: int) -> CycleResult:
         """Re-quote one symbol after its book changed."""
         p = self.params[symbol]
-        bid, ask = book.best_bid(), book.best_ask()
-        if bid is not None and ask is not None and bid[0] < ask[0]:
-            tick = p.instrument.tick_size
-            self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick), book.ts_ns)
-            self.marks[symbol] = (bid[0] + ask[0]) / 2
+        ticks = getattr(book, "ticks", None)
+        if ticks is not None:  # integer ticks from the Rust book: no Decimal division
+            bid_t, ask_t = ticks[0], ticks[2]
+            if 0 < bid_t < ask_t:
+                self.vols[symbol].update(bid_t, ask_t, book.ts_ns)
+                self.marks[symbol] = p.half_tick * (bid_t + ask_t)
+        else:
+            bid, ask = book.best_bid(), book.best_ask()
+            if bid is not None and ask is not None and bid[0] < ask[0]:
+                tick = p.instrument.tick_size
+                self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick), book.ts_ns)
+                self.marks[symbol] = (bid[0] + ask[0]) / 2
         self.guards.on_pnl(self.portfolio.total_pnl(self.marks), day=now_ns // _NS_PER_DAY, now_ns=now_ns)
         if self.guards.kill.engaged:
             return self._send(symbol, Quotes.none(symbol, "kill_switch"), self.om.cancel_all(), now_ns)

@@ -63,6 +63,11 @@ class RiskGuards:
     def _book_reason(self, book: BookView, now_ns: int) -> Reason | None:
         if now_ns - book.ts_ns > self.cfg.stale_book_ms * 1_000_000:
             return Reason.STALE_BOOK
+        ticks = getattr(book, "ticks", None)
+        if ticks is not None:  # a GridTop: integer ticks and lots, both sides present
+            if ticks[0] <= 0 or ticks[1] <= 0 or ticks[3] <= 0:
+                return Reason.INVALID_BOOK
+            return Reason.CROSSED_BOOK if ticks[0] >= ticks[2] else None
         bid, ask = book.best_bid(), book.best_ask()
         if bid is None or ask is None:
             return Reason.EMPTY_BOOK

@@ -1,6 +1,6 @@
 """Pure quoting: (book view, inventory, params, now) -> desired quotes; the order diff."""
 
-from bot.strategy.book_view import BookView, TopOfBook
+from bot.strategy.book_view import BookView, GridTop, TopOfBook
 from bot.strategy.order_manager import OrderManager, OrderManagerStats
 from bot.strategy.orders import (
     BATCH_LIMITS,
@@ -24,6 +24,7 @@ __all__ = [
     "ActionKind",
     "Batch",
     "BookView",
+    "GridTop",
     "LiveOrder",
     "MidVolatility",
     "ObligationStatus",

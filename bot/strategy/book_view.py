@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-__all__ = ["BookView", "TopOfBook"]
+__all__ = ["BookView", "GridTop", "TopOfBook"]
 
 
 class BookView(Protocol):
@@ -49,3 +49,25 @@ class TopOfBook:
     def of(cls, book: _HasTop, ts_ns: int) -> TopOfBook:
         """Capture the top of any book exposing best_bid()/best_ask() (Rust or reference)."""
         return cls(book.best_bid(), book.best_ask(), ts_ns)
+
+
+class GridTop(NamedTuple):
+    """A BookView in integer ticks and lots, as the Rust book returns them from `apply_message`.
+
+    The hot path (quote, gates, marks) reads `ticks` and never builds a Decimal; `best_bid()` /
+    `best_ask()` derive the Decimal prices only for callers that ask. Both sides must be present
+    (use TopOfBook for a book with an empty side).
+    """
+
+    ticks: tuple[int, int, int, int]  # (bid ticks, bid lots, ask ticks, ask lots)
+    ts_ns: int
+    tick_size: Decimal
+    lot_size: Decimal
+
+    def best_bid(self) -> tuple[Decimal, Decimal]:
+        t = self.ticks
+        return self.tick_size * t[0], self.lot_size * t[1]
+
+    def best_ask(self) -> tuple[Decimal, Decimal]:
+        t = self.ticks
+        return self.tick_size * t[2], self.lot_size * t[3]

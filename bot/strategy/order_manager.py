@@ -71,12 +71,17 @@ class OrderManager:
         self._backoff: dict[tuple[Symbol, Side], int] = {}
         self._closed: OrderedDict[OrderLinkId, None] = OrderedDict()
         self.stats = OrderManagerStats()
+        # bumped by every method that may change an order: read-side caches key on it
+        self.version = 0
+        self._bounds: dict[Symbol, tuple[int, tuple[int | None, int | None]]] = {}
 
     def _add(self, o: LiveOrder) -> None:
+        self.version += 1
         self.orders[o.order_link_id] = o
         self._by_symbol.setdefault(o.symbol, {})[o.order_link_id] = o
 
     def _remove(self, link: OrderLinkId, *, closed: bool = True) -> None:
+        self.version += 1
         o = self.orders.pop(link, None)
         if o is not None:
             self._by_symbol[o.symbol].pop(link, None)
@@ -104,6 +109,9 @@ class OrderManager:
         The quote keeps new asks above our highest bid and new bids below our lowest ask, so a
         quote never meets one of our own orders still on its way (post-only cancel, self-trade).
         """
+        hit = self._bounds.get(symbol)
+        if hit is not None and hit[0] == self.version:
+            return hit[1]
         hi: int | None = None
         lo: int | None = None
         for o in self._by_symbol.get(symbol, {}).values():
@@ -119,6 +127,7 @@ class OrderManager:
                 low = t if pt is None or pt > t else pt
                 if lo is None or low < lo:
                     lo = low
+        self._bounds[symbol] = (self.version, (hi, lo))
         return hi, lo
 
     def open_qty(self, symbol: Symbol, side: Side) -> Decimal:
@@ -158,15 +167,15 @@ class OrderManager:
         tol = self.tolerance_ticks
         # fast path: every level already rests within tolerance (the common case between moves);
         # `want` is best-first, so pair it with live sorted the same way (no Decimal hashing)
-        if len(want) == len(live) and all(o.pending is None for o in live):
+        if len(want) == len(live):
             if len(live) > 1:
-                live = sorted(live, key=_ticks_of, reverse=rev)
+                live.sort(key=_ticks_of, reverse=rev)  # our own list: sorting in place is safe
             qtol = self.qty_tolerance
-            for o, d in zip(live, want, strict=True):
+            for o, d in zip(live, want):
                 gap = o.ticks - d.price_ticks
-                if gap > tol or gap < -tol:
+                if o.pending is not None or gap > tol or gap < -tol:
                     break
-                leaves = o.qty - o.filled
+                leaves = o.qty - o.filled if o.filled else o.qty
                 if leaves != d.qty and abs(leaves - d.qty) > d.qty * qtol:
                     break
             else:
@@ -255,6 +264,7 @@ class OrderManager:
         Raises:
             ValueError: an action targets an order that already has one in flight.
         """
+        self.version += 1
         sent: list[OrderAction] = []
         for a in actions:
             if a.kind is ActionKind.CREATE:
@@ -291,6 +301,7 @@ class OrderManager:
         self, action: OrderAction, *, ok: bool, ret_code: int | None = None, order_id: OrderId | None = None
     ) -> None:
         """The REST/WS-trade response for one sent item (accepted is not resting: see updates)."""
+        self.version += 1
         o = self.orders.get(action.order_link_id)
         if o is None or o.pending is not action.kind:
             return
@@ -318,6 +329,7 @@ class OrderManager:
 
     def on_order_update(self, u: OrderUpdate) -> None:
         """Apply an order state change; adopts open orders carrying our prefix (after a restart)."""
+        self.version += 1
         o = self.orders.get(u.order_link_id)
         if not u.status.is_open:
             if u.reject_reason == POST_ONLY_REJECT:
@@ -368,6 +380,7 @@ class OrderManager:
 
     def on_fill(self, fill: Fill) -> None:
         """A fill shrinks the live size (idempotent with order updates: filled only grows)."""
+        self.version += 1
         o = self.orders.get(fill.order_link_id)
         if o is None:
             return

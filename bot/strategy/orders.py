@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from bot.domain import Category, OrderId, OrderLinkId, OrderStatus, Side, Symbol
+from bot.domain import Category, FastStrEnum, OrderId, OrderLinkId, OrderStatus, Side, Symbol
 
 __all__ = [
     "BATCH_LIMITS",
@@ -38,7 +37,7 @@ BATCH_LIMITS: dict[Category, int] = {
 _LINK_PART = re.compile(r"^[0-9A-Za-z]{1,12}$")
 
 
-class ActionKind(enum.StrEnum):
+class ActionKind(FastStrEnum):
     """What to do with one order; the declaration order is the send priority."""
 
     CANCEL = "cancel"

@@ -22,7 +22,7 @@ class MidVolatility:
     (variance per ns x horizon), which stays right when the update rate changes.
     """
 
-    __slots__ = ("_diffs", "_last", "_span_start_ns", "_sum_sq", "_times", "window")
+    __slots__ = ("_cached", "_diffs", "_last", "_span_start_ns", "_sum_sq", "_times", "window")
 
     def __init__(self, window: int) -> None:
         if window < 1:
@@ -33,6 +33,9 @@ class MidVolatility:
         self._sum_sq = 0
         self._last: int | None = None
         self._span_start_ns: int | None = None
+        # (horizon_ns, sigma) of the last read: a quote cycle reads sigma on every book update,
+        # but it changes only when the mid moves
+        self._cached: tuple[int, Decimal] | None = None
 
     def update(self, bid_ticks: int, ask_ticks: int, ts_ns: int = 0) -> None:
         """Feed one top of book (integer ticks) seen at `ts_ns` (any monotonic clock)."""
@@ -45,6 +48,7 @@ class MidVolatility:
         if mid2 == last:
             return
         d = mid2 - last
+        self._cached = None
         self._diffs.append(d)
         self._times.append(ts_ns)
         self._sum_sq += d * d
@@ -61,19 +65,26 @@ class MidVolatility:
     @property
     def sigma_ticks(self) -> Decimal:
         """RMS mid change per move, in ticks (0 until the first move)."""
-        n = len(self._diffs)
-        if n == 0:
-            return Decimal(0)
-        return Decimal(isqrt(self._sum_sq * _SCALE // n)) / _THOUSANDTHS_OF_TICK
+        return self.sigma_ticks_over(0)
 
     def sigma_ticks_over(self, horizon_ns: int) -> Decimal:
-        """Stdev of the mid over `horizon_ns`, in ticks, from the variance per unit of time."""
-        if not self._diffs or self._span_start_ns is None:
+        """Stdev of the mid over `horizon_ns`, in ticks, from the variance per unit of time.
+
+        `horizon_ns` 0 (or a window spanning no time) gives the RMS change per move instead.
+        """
+        c = self._cached
+        if c is not None and c[0] == horizon_ns:
+            return c[1]
+        n = len(self._diffs)
+        if n == 0 or self._span_start_ns is None:
             return Decimal(0)
         span = self._times[-1] - self._span_start_ns
-        if span <= 0:
-            return self.sigma_ticks
-        return Decimal(isqrt(self._sum_sq * _SCALE * horizon_ns // span)) / _THOUSANDTHS_OF_TICK
+        if horizon_ns and span > 0:
+            sigma = Decimal(isqrt(self._sum_sq * _SCALE * horizon_ns // span)) / _THOUSANDTHS_OF_TICK
+        else:
+            sigma = Decimal(isqrt(self._sum_sq * _SCALE // n)) / _THOUSANDTHS_OF_TICK
+        self._cached = (horizon_ns, sigma)
+        return sigma
 
     def snapshot(self) -> dict[str, Any]:
         return {"window": self.window, "diffs": list(self._diffs), "times": list(self._times),
@@ -83,6 +94,7 @@ class MidVolatility:
         diffs = [int(d) for d in data["diffs"]][-self.window :]
         times = [int(t) for t in data.get("times", [0] * len(diffs))][-len(diffs) :] if diffs else []
         self._diffs, self._times = deque(diffs), deque(times)
+        self._cached = None
         self._sum_sq = sum(d * d for d in diffs)
         last, start = data.get("last"), data.get("span_start_ns")
         self._last = None if last is None else int(last)

@@ -17,6 +17,7 @@ from bot.portfolio import Throttle
 from bot.risk import RiskGuards
 from bot.strategy import (
     ActionKind,
+    GridTop,
     LiveOrder,
     OrderAction,
     OrderLinkIds,
@@ -97,6 +98,21 @@ def test_quotes_never_cross_the_book_or_each_other_and_sit_on_the_grid(
     cap = inputs.max_position_notional / mid
     assert inputs.position + sum(b.qty for b in q.bids) <= cap or not q.bids
     assert -inputs.position + sum(a.qty for a in q.asks) <= cap or not q.asks
+
+
+@PROFILE
+@given(scenarios())
+def test_integer_top_of_book_quotes_exactly_like_the_decimal_one(
+    s: tuple[Instrument, TopOfBook, QuoteInputs, QuoteParams],
+) -> None:
+    # the runtime and the bench feed GridTop (ticks and lots from the Rust book); tests and the
+    # reference book feed Decimal prices: both must give the very same quotes
+    inst, book, inputs, params = s
+    assert book.bid is not None and book.ask is not None
+    grid = GridTop((inst.to_ticks(book.bid[0]), inst.to_lots(book.bid[1]), inst.to_ticks(book.ask[0]),
+                    inst.to_lots(book.ask[1])), book.ts_ns, inst.tick_size, inst.qty_step)
+    assert grid.best_bid() == book.bid and grid.best_ask() == book.ask
+    assert quote(grid, inputs, params, now_ns=NOW) == quote(book, inputs, params, now_ns=NOW)
 
 
 @PROFILE

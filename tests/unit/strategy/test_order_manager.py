@@ -264,3 +264,26 @@ def test_open_qty_counts_in_flight_worst_case() -> None:
     settle(m, m.diff(quotes([("100.0", "1")])))
     m.submitted(m.diff(quotes([("100.0", "3")])), now_ns=5)
     assert m.open_qty(SYM, Side.BUY) == D(3)
+
+
+def test_own_bounds_follow_every_change_of_the_live_set() -> None:
+    # own_bounds is cached per OrderManager.version: each kind of change must show in the next read
+    m = om()
+    assert m.own_bounds(SYM) == (None, None)
+    acts = m.diff(quotes([("100.0", "1")], [("100.3", "1")]))
+    assert m.own_bounds(SYM) == (None, None)  # planned, not sent
+    m.submitted(acts, now_ns=1)
+    assert m.own_bounds(SYM) == (1000, 1003)  # in flight counts
+    for a in acts:
+        m.on_ack(a, ok=True)
+    [amend] = m.diff(quotes([("100.1", "1")], [("100.3", "1")]))
+    m.submitted([amend], now_ns=2)
+    assert m.own_bounds(SYM) == (1001, 1003)  # the in-flight target of an amend counts
+    m.on_ack(amend, ok=True)
+    assert m.own_bounds(SYM) == (1001, 1003)
+    ask = next(o for o in m.live(SYM) if o.side is Side.SELL)
+    m.on_order_update(OrderUpdate(ask.order_link_id, SYM, Side.SELL, OrderStatus.CANCELLED, D("100.3"), D(1)))
+    assert m.own_bounds(SYM) == (1001, None)
+    bid = m.live(SYM)[0]
+    m.on_fill(Fill("e1", SYM, Side.BUY, D("100.1"), D(1), D(0), D(0), True, OrderId("o1"), bid.order_link_id, 3))
+    assert m.own_bounds(SYM) == (None, None)  # fully filled: gone
