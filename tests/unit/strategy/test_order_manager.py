@@ -276,6 +276,7 @@ def test_own_bounds_follow_every_change_of_the_live_set() -> None:
     assert m.own_bounds(SYM) == (1000, 1003)  # in flight counts
     for a in acts:
         m.on_ack(a, ok=True)
+    assert m.own_bounds(SYM) == (1000, 1003)
     [amend] = m.diff(quotes([("100.1", "1")], [("100.3", "1")]))
     m.submitted([amend], now_ns=2)
     assert m.own_bounds(SYM) == (1001, 1003)  # the in-flight target of an amend counts
