@@ -171,7 +171,7 @@ class OrderManager:
             if len(live) > 1:
                 live.sort(key=_ticks_of, reverse=rev)  # our own list: sorting in place is safe
             qtol = self.qty_tolerance
-            for o, d in zip(live, want):
+            for o, d in zip(live, want, strict=True):
                 gap = o.ticks - d.price_ticks
                 if o.pending is not None or gap > tol or gap < -tol:
                     break

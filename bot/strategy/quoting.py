@@ -31,6 +31,7 @@ _BPS = Decimal(10_000)
 # a Decimal operation costs ~10x an int one, and this runs on every book update.
 _S = 1_000_000
 _SD = Decimal(_S)
+_SIDE_CACHE_MAX = 512  # ~0.3 MB per symbol at 3 levels; cleared when full
 
 # Hot-path value types are NamedTuples: immutable like frozen dataclasses, but several times
 # cheaper to build (a frozen slots dataclass costs ~2.7 us for 5 fields here; see the bench).
@@ -67,6 +68,10 @@ class QuoteParams:
     lot_u: Decimal = field(init=False, repr=False, compare=False)  # _S / qty_step: base qty -> lots x _S
     max_spread_bps_u: int = field(init=False, repr=False, compare=False)
     half_tick: Decimal = field(init=False, repr=False, compare=False)  # mid price = half_tick x (bid + ask ticks)
+    # built sides by (side, best ticks, lots, first lots, cap): prices revisit the same few ticks,
+    # and a QuoteLevel is immutable, so a repeat costs one dict lookup instead of the loop below
+    side_cache: dict[tuple[Side, int, int, int], tuple[tuple[QuoteLevel, ...], int]] = field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         inst = self.instrument
@@ -84,6 +89,7 @@ class QuoteParams:
         set_(self, "lot_u", _SD / inst.qty_step)
         set_(self, "max_spread_bps_u", int(self.max_spread_bps * _SD))
         set_(self, "half_tick", inst.tick_size / _TWO)
+        set_(self, "side_cache", {})
 
     @classmethod
     def from_config(
@@ -338,13 +344,29 @@ def _side(
     """The levels of one side, best first, and the best level's notional in tick-lots."""
     if ticks <= 0:
         return (), 0
+    if lots > p.max_lots:
+        lots = p.max_lots
+    if cap > lots * p.levels + p.min_quote_tl:  # a cap this large cannot bind: one key for all of them
+        cap = -1
+    key = (side, ticks, lots, cap)
+    cache = p.side_cache
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    if len(cache) >= _SIDE_CACHE_MAX:
+        cache.clear()
+    built = cache[key] = _build_side(side, ticks, step, lots, p.max_lots * p.levels if cap < 0 else cap, p)
+    return built
+
+
+def _build_side(
+    side: Side, ticks: int, step: int, lots: int, cap: int, p: QuoteParams
+) -> tuple[tuple[QuoteLevel, ...], int]:
     inst = p.instrument
     tick = inst.tick_size
     lot = inst.qty_step
     min_lots = p.min_lots
     min_tl = p.min_notional_tl
-    if lots > p.max_lots:
-        lots = p.max_lots
     full_qty = lot * lots  # the same Decimal for every uncapped level
     # the best level carries the obligation's minimum size (exchange MM terms outrank the ramp and
     # the skew); only the position cap below can take it lower

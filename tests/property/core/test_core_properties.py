@@ -116,6 +116,23 @@ def test_integer_top_of_book_quotes_exactly_like_the_decimal_one(
 
 
 @PROFILE
+@given(scenarios(), st.lists(st.tuples(st.integers(-40, 40), st.integers(-3, 3), st.integers(1, 8)), max_size=12))
+def test_cached_sides_equal_freshly_built_ones(
+    s: tuple[Instrument, TopOfBook, QuoteInputs, QuoteParams], moves: list[tuple[int, int, int]],
+) -> None:
+    # QuoteParams keeps built sides for reuse; a params copy starts with an empty cache
+    inst, book, inputs, params = s
+    assert book.bid is not None and book.ask is not None
+    bid_t, ask_t = inst.to_ticks(book.bid[0]), inst.to_ticks(book.ask[0])
+    for pos_lots, shift, cap_div in moves:
+        b, a = max(1, bid_t + shift), max(2, ask_t + shift)
+        moved = TopOfBook((inst.from_ticks(b), book.bid[1]), (inst.from_ticks(max(a, b + 1)), book.ask[1]), NOW)
+        qi = inputs._replace(position=inst.qty_step * pos_lots,
+                             max_position_notional=inputs.max_position_notional / cap_div)
+        assert quote(moved, qi, params, now_ns=NOW) == quote(moved, qi, dataclasses.replace(params), now_ns=NOW)
+
+
+@PROFILE
 @given(scenarios(), st.integers(1, 30))
 def test_skew_moves_against_inventory_and_grows_with_it(
     s: tuple[Instrument, TopOfBook, QuoteInputs, QuoteParams], k: int,
