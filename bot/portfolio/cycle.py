@@ -58,6 +58,7 @@ class QuoteCycle:
         allocator: Allocator,
         ramp: RolloutRamp,
         portfolio: Portfolio,
+        vols: Mapping[Symbol, MidVolatility] | None = None,
     ) -> None:
         self.params = dict(params)
         self.strategy = strategy
@@ -67,10 +68,18 @@ class QuoteCycle:
         self.allocator = allocator
         self.ramp = ramp
         self.portfolio = portfolio
-        self.vols = {s: MidVolatility(strategy.vol_window) for s in self.params}
+        # given `vols`, the caller feeds them (the runtime: every raw book update, not one per cycle)
+        self._feed_vols = vols is None
+        self.vols = dict(vols) if vols is not None else {s: MidVolatility(strategy.vol_window) for s in self.params}
         self.marks: dict[Symbol, Decimal] = {}
         self._budgets = allocator.budgets()
         self._size_cache: dict[Symbol, tuple[tuple[Decimal, Decimal, Decimal, int], Decimal, Decimal]] = {}
+
+    def update_config(self, strategy: StrategyConfig, params: Mapping[Symbol, QuoteParams]) -> None:
+        """Hot reload: new strategy section and per-symbol parameters from the next cycle."""
+        self.strategy = strategy
+        self.params = dict(params)
+        self._size_cache.clear()
 
     def _sizes(self, symbol: Symbol) -> tuple[Decimal, Decimal]:
         """(level notional, position cap) from the budget, the ramp and the risk limit; cached."""
@@ -98,26 +107,37 @@ class QuoteCycle:
         h = self.strategy.vol_horizon_ms
         return vol.sigma_ticks_over(h * 1_000_000) if h else vol.sigma_ticks
 
-    def on_book(self, symbol: Symbol, book: BookView, *, now_ns: int) -> CycleResult:
-        """Re-quote one symbol after its book changed."""
+    def on_book(self, symbol: Symbol, book: BookView, *, now_ns: int, hold: str | None = None) -> CycleResult:
+        """Re-quote one symbol after its book changed.
+
+        `hold` is a reason of the caller's to quote nothing this cycle (paused, book untrusted,
+        private stream down): the symbol's orders are cancelled, and the book does not feed the
+        volatility or the mark.
+        """
         p = self.params[symbol]
         ticks = getattr(book, "ticks", None)
-        if ticks is not None:  # integer ticks from the Rust book: no Decimal division
+        if hold is not None:
+            pass
+        elif ticks is not None:  # integer ticks from the Rust book: no Decimal division
             bid_t, ask_t = ticks[0], ticks[2]
             if 0 < bid_t < ask_t:
-                self.vols[symbol].update(bid_t, ask_t, book.ts_ns)
+                if self._feed_vols:
+                    self.vols[symbol].update(bid_t, ask_t, book.ts_ns)
                 self.marks[symbol] = p.half_tick * (bid_t + ask_t)
         else:
             bid, ask = book.best_bid(), book.best_ask()
             if bid is not None and ask is not None and bid[0] < ask[0]:
                 tick = p.instrument.tick_size
-                self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick), book.ts_ns)
+                if self._feed_vols:
+                    self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick), book.ts_ns)
                 self.marks[symbol] = (bid[0] + ask[0]) / 2
         self.guards.on_pnl(self.portfolio.total_pnl(self.marks), day=now_ns // _NS_PER_DAY, now_ns=now_ns)
         if self.guards.kill.engaged:
             return self._send(symbol, Quotes.none(symbol, "kill_switch"), self.om.cancel_all(), now_ns)
         reason = self.guards.gate(symbol, book, now_ns=now_ns)
-        if reason is not None:
+        if hold is not None:
+            q = Quotes.none(symbol, hold)
+        elif reason is not None:
             q = Quotes.none(symbol, reason.value)
         elif self.vols[symbol].samples < self.strategy.vol_min_samples:
             q = Quotes.none(symbol, "vol_warmup")

@@ -28,7 +28,8 @@ from bot.observability.ledger import Ledger
 from bot.observability.logging import get_logger
 from bot.observability.metrics import Metrics
 from bot.observability.recorder import Recorder
-from bot.portfolio.allocator import Allocator, Budget
+from bot.portfolio.allocator import Allocator
+from bot.portfolio.cycle import QuoteCycle
 from bot.portfolio.inventory import Portfolio
 from bot.portfolio.rollout import RolloutRamp
 from bot.portfolio.throttle import Throttle
@@ -39,10 +40,10 @@ from bot.runtime.sender import OrderSender
 from bot.runtime.snapshots import SnapshotStore, Snapshottable
 from bot.runtime.tasks import LatencyStats, every
 from bot.runtime.venue import Venue, open_venue
-from bot.strategy.book_view import TopOfBook
+from bot.strategy.book_view import BookView, GridTop, TopOfBook
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.orders import OrderLinkIds
-from bot.strategy.quoting import QuoteInputs, QuoteParams, Quotes, quote
+from bot.strategy.quoting import QuoteParams
 from bot.strategy.volatility import MidVolatility
 
 __all__ = ["Trader"]
@@ -94,7 +95,6 @@ class Trader:
         self._kill_handled = False
         self._ever_connected: set[str] = set()
         self._quote_counters: dict[tuple[str, str], Any] = {}
-        self._budgets: dict[Symbol, Budget] = {}  # refreshed every second, not per quote
         self._public: EventStream | None = None
         self._private: EventStream | None = None
         self.risk = RiskGuards(cfg.risk)
@@ -102,6 +102,7 @@ class Trader:
         self.allocator = Allocator(cfg.portfolio.allocator, [Symbol(s) for s in cfg.symbols])
         self.rollout = RolloutRamp(cfg.rollout, now_ns=time.time_ns(), config_id="")
         self.om: OrderManager | None = None
+        self.cycle: QuoteCycle | None = None  # the pure quote cycle (bot.portfolio.cycle), built at start
         self.sender: OrderSender | None = None
         self.portfolio = Portfolio([Symbol(s) for s in cfg.symbols])
 
@@ -128,6 +129,10 @@ class Trader:
                                batch_max_items=self.cfg.portfolio.throttle.batch_max_items,
                                tolerance_ticks=self.cfg.strategy.requote_tolerance_ticks,
                                post_only_backoff_ticks=self.cfg.strategy.post_only_backoff_ticks)
+        self.cycle = QuoteCycle(
+            params={s: st.params for s, st in self.syms.items()}, strategy=self.cfg.strategy, order_manager=self.om,
+            guards=self.risk, throttle=self.throttle, allocator=self.allocator, ramp=self.rollout,
+            portfolio=self.portfolio, vols={s: st.vol for s, st in self.syms.items()})
         self.sender = OrderSender(client, self.om, self.risk, self.metrics, self.latency)
         rep = await reconcile.reconcile_on_start(
             client, self.ledger, symbols, prefix=self.cfg.order_link_prefix, adopt=self.cfg.adopt_orders_on_start,
@@ -236,10 +241,12 @@ class Trader:
         self.risk.update_config(cfg.risk)
         self.throttle.update_config(cfg.portfolio.throttle)
         self.allocator.update_config(cfg.portfolio.allocator)
-        self._budgets = self.allocator.budgets()
         self.rollout.update_config(cfg.rollout)
         for st in self.syms.values():
             st.params = self._params(st.inst)
+        if self.cycle is not None:
+            self.cycle.update_config(cfg.strategy, {s: st.params for s, st in self.syms.items()})
+            self.cycle.refresh_allocation()
         if self.om is not None:
             self.om.tolerance_ticks = cfg.strategy.requote_tolerance_ticks
             self.om.post_only_backoff_ticks = cfg.strategy.post_only_backoff_ticks
@@ -297,42 +304,38 @@ class Trader:
             log.info("book_trusted", symbol=ev.symbol)
         st.book_ts_ns = ev.ts_recv_ns
         if bid_t is not None and ask_t is not None:
-            st.vol.update(bid_t, ask_t)
+            st.vol.update(bid_t, ask_t, ev.ts_recv_ns)
         return True
 
-    def _quotes(self, sym: Symbol, st: SymbolState, now_ns: int) -> Quotes:
-        """`now_ns` is wall-clock (the guards derive the UTC day from it); the book's age comes
-        from the monotonic arrival time, mapped onto the same clock."""
-        view = TopOfBook.of(st.book, now_ns - (time.monotonic_ns() - st.book_ts_ns))
-        gate = self.risk.gate(sym, view, now_ns=now_ns)
+    def _view(self, st: SymbolState, now_ns: int) -> BookView:
+        """The book's top for the quote cycle; `now_ns` is wall-clock (the guards derive the UTC day
+        from it) and the book's age comes from its monotonic arrival time, mapped onto that clock."""
+        ts = now_ns - (time.monotonic_ns() - st.book_ts_ns)
+        ticks = st.book.bbo_ticks()
+        if ticks[0] is None or ticks[1] is None or ticks[2] is None or ticks[3] is None:
+            return TopOfBook.of(st.book, ts)
+        return GridTop((ticks[0], ticks[1], ticks[2], ticks[3]), ts, st.inst.tick_size, st.inst.qty_step)
+
+    def _hold(self, st: SymbolState) -> str | None:
+        """The runtime's reasons to quote nothing, before the guards and the model have a say."""
         if not self.quoting:
-            return Quotes.none(sym, "paused")
+            return "paused"
         if not st.trusted or self.conn["public"] != "connected":
-            return Quotes.none(sym, "book_untrusted")
+            return "book_untrusted"
         if self.conn["private"] != "connected":
-            return Quotes.none(sym, "private_down")
-        if gate is not None:
-            return Quotes.none(sym, gate.value)
-        assert self.om is not None
-        budget = self._budgets.get(sym) or self.allocator.budget(sym)
-        inputs = QuoteInputs(
-            level_notional=budget.level_notional(self.cfg.strategy.levels, self.cfg.strategy.order_notional,
-                                                 self.rollout.fraction),
-            max_position_notional=self.cfg.risk.max_position_notional,
-            position=self.portfolio.inventory(sym).position,
-            sigma_ticks=st.vol.sigma_ticks, backoff_bid_ticks=self.om.backoff_ticks(sym, Side.BUY),
-            backoff_ask_ticks=self.om.backoff_ticks(sym, Side.SELL))
-        return quote(view, inputs, st.params, now_ns=now_ns)
+            return "private_down"
+        return None
 
     async def _cycle(self, sym: Symbol, tick_ns: int | None = None) -> None:
         """One quote cycle for `sym`; `tick_ns` is when the triggering book update arrived (monotonic)."""
-        om, sender = self.om, self.sender
-        if om is None or sender is None:
+        cycle, sender = self.cycle, self.sender
+        if cycle is None or sender is None:
             return
         async with self._lock:
             st = self.syms[sym]
             now = time.time_ns()
-            q = self._quotes(sym, st, now)
+            res = cycle.on_book(sym, self._view(st, now), now_ns=now, hold=self._hold(st))
+            q = res.quotes
             key = (sym, q.reason or "quoted")
             counter = self._quote_counters.get(key)
             if counter is None:  # labels() costs a few microseconds: keep the children
@@ -342,25 +345,16 @@ class Trader:
                 st.obligations_met = q.obligations.met
             elif q.reason:
                 st.obligations_met = False
-            actions = om.diff(q)
-            if not actions:
-                return
-            decision = self.risk.check(actions, live=om.live(), positions=self.portfolio.positions(),
-                                       marks=self.marks(), now_ns=now)
-            for r in decision.refusals:
+            for r in res.refusals:
                 self.metrics.risk_refusals.labels(r.reason.value).inc()
-            if not decision.allowed:
-                return
-            granted = self.throttle.acquire(om.batches(decision.allowed), now_ns=time.time_ns())
-            if not granted.send:
-                return
-            mono = time.monotonic_ns()
-            for i, b in enumerate(granted.send):
-                om.submitted(b.actions, now_ns=mono)
+            for i, b in enumerate(res.batches):  # already marked in flight by the cycle
                 sender.submit(b, tick_ns=tick_ns if i == 0 else None)
-            if q.bids or q.asks:
-                self._on_first_quote()
-            self.orders_sent += sum(len(b.actions) for b in granted.send)
+            if res.batches:
+                if q.bids or q.asks:
+                    self._on_first_quote()
+                self.orders_sent += sum(len(b.actions) for b in res.batches)
+            if self.risk.kill.engaged:
+                self._check_kill()
 
     async def _on_stream_state(self, ev: StreamState) -> None:
         kind = str(ev.stream)
@@ -429,7 +423,8 @@ class Trader:
             if self.om is not None and self.om.live(sym) and (now - st.book_ts_ns > limit or not st.trusted):
                 await self._cycle(sym)
         if self.om is not None and self.venue is not None:
-            stuck = self.om.expire_pending(now_ns=now, timeout_ns=5_000_000_000)
+            # in-flight times are wall-clock: the quote cycle marks them with its now_ns
+            stuck = self.om.expire_pending(now_ns=time.time_ns(), timeout_ns=5_000_000_000)
             for link in stuck[:10]:
                 o = self.om.orders.get(link)
                 if o is None:
@@ -449,16 +444,14 @@ class Trader:
             mid = marks.get(sym)
             if mid is None:
                 continue
-            sigma_bps = st.vol.sigma_ticks * st.inst.tick_size / mid * 10_000
-            fee = self.fees.get(sym)
-            self.allocator.observe(sym, sigma_bps=sigma_bps, rebate_bps=-(fee.maker if fee else _ZERO) * 10_000)
             now_ms = time.time() * 1000
             for f in [f for f in st.recent_fills if now_ms - f.ts_exchange_ms > 1000]:
                 adverse = (f.price - mid) if f.side is Side.BUY else (mid - f.price)
                 self.rollout.observe_fill(adverse / f.price * 10_000)
                 st.recent_fills.remove(f)
             del st.recent_fills[:-200]
-        self._budgets = self.allocator.budgets()
+        if self.cycle is not None:
+            self.cycle.refresh_allocation()  # the allocator observes volatility and rebate; new budgets
         total = self.portfolio.total_pnl(marks)
         self.risk.on_pnl(total, day=int(time.time() // 86400), now_ns=time.time_ns())
         self.rollout.observe_pnl(total)
