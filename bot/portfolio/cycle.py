@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
 from bot.config.strategy import StrategyConfig
 from bot.domain import Side, Symbol
@@ -27,15 +27,14 @@ _tuple = tuple.__new__
 _BPS = Decimal(10_000)
 
 
-@dataclass(slots=True)
-class CycleResult:
+class CycleResult(NamedTuple):
     """What one book update produced: batches to send now (already marked in flight)."""
 
     symbol: Symbol
     quotes: Quotes
-    batches: list[Batch] = field(default_factory=list)
+    batches: Sequence[Batch] = ()
     refusals: tuple[Refusal, ...] = ()
-    deferred: list[OrderAction] = field(default_factory=list)
+    deferred: Sequence[OrderAction] = ()
 
 
 class QuoteCycle:
@@ -151,13 +150,13 @@ class QuoteCycle:
 
     def _send(self, symbol: Symbol, q: Quotes, actions: list[OrderAction], now_ns: int) -> CycleResult:
         if not actions:
-            return CycleResult(symbol, q)
+            return _tuple(CycleResult, (symbol, q, (), (), ()))
         decision = self.guards.check(actions, live=self.om.orders, positions=self.portfolio.positions(),
                                      marks=self.marks, now_ns=now_ns)
         res = self.throttle.acquire(self.om.batches(decision.allowed), now_ns=now_ns)
         for b in res.send:
             self.om.submitted(b.actions, now_ns=now_ns)
-        return CycleResult(symbol, q, res.send, decision.refusals, res.deferred)
+        return _tuple(CycleResult, (symbol, q, res.send, decision.refusals, res.deferred))
 
     def cancel_everything(self, *, now_ns: int) -> list[Batch]:
         """Cancels for every live order, through the throttle (cancels have priority)."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.config.portfolio import ThrottleConfig
 from bot.strategy.orders import ActionKind, Batch, OrderAction
@@ -15,12 +14,11 @@ __all__ = ["FAMILIES", "Throttle", "ThrottleResult"]
 FAMILIES = ("create", "amend", "cancel", "batch")
 
 
-@dataclass(slots=True)
-class ThrottleResult:
+class ThrottleResult(NamedTuple):
     """Batches to send now (within budget) and actions deferred to a later cycle."""
 
-    send: list[Batch] = field(default_factory=list)
-    deferred: list[OrderAction] = field(default_factory=list)
+    send: list[Batch]
+    deferred: list[OrderAction]
 
 
 class Throttle:
@@ -75,7 +73,7 @@ class Throttle:
 
     def acquire(self, batches: Sequence[Batch], *, now_ns: int) -> ThrottleResult:
         """Spend budget on batches in priority order; split what does not fit, defer the rest."""
-        out = ThrottleResult()
+        out = ThrottleResult([], [])
         if len(batches) > 1 and any(batches[i].kind.priority > batches[i + 1].kind.priority
                                     for i in range(len(batches) - 1)):
             batches = sorted(batches, key=_priority)

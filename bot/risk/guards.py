@@ -126,13 +126,15 @@ class RiskGuards:
         allowed: list[OrderAction] = []
         refusals: list[Refusal] = []
         max_notional = self.cfg.max_order_notional
-        cancels: list[OrderAction] = []
-        amends: list[OrderAction] = []
-        creates: list[OrderAction] = []
-        for a in actions:
-            k = a.kind
-            (cancels if k is ActionKind.CANCEL else amends if k is ActionKind.AMEND else creates).append(a)
-        for a in (*cancels, *amends, *creates):
+        ordered = actions if isinstance(actions, (list, tuple)) else list(actions)
+        rank = -1
+        for a in ordered:  # usually already cancels, then amends, then creates (one kind, often)
+            r = _RANK[a.kind]
+            if r < rank:
+                ordered = sorted(ordered, key=_rank)
+                break
+            rank = r
+        for a in ordered:
             key = (a.symbol, a.side)
             if a.kind is ActionKind.CANCEL:
                 allowed.append(a)
@@ -183,7 +185,7 @@ class RiskGuards:
             allowed.append(a)
             if a.kind is ActionKind.CREATE:
                 open_count += 1
-        return RiskDecision(tuple(allowed), tuple(refusals), self.kill.engaged, halt)
+        return tuple.__new__(RiskDecision, (tuple(allowed), tuple(refusals), self.kill.engaged, halt))
 
     def _position_limit(self, a: OrderAction, exposure: Decimal, pos: Decimal, mark: Decimal) -> Refusal | None:
         worst = pos + exposure if a.side is Side.BUY else exposure - pos
@@ -269,6 +271,13 @@ class RiskGuards:
         peak = data.get("peak_pnl")
         self._peak_pnl = None if peak is None else Decimal(str(peak))
         self.last_pnl = Decimal(str(data.get("last_pnl", "0")))
+
+
+_RANK = {ActionKind.CANCEL: 0, ActionKind.AMEND: 1, ActionKind.CREATE: 2}
+
+
+def _rank(a: OrderAction) -> int:
+    return _RANK[a.kind]
 
 
 def _worst(o: LiveOrder) -> Decimal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
 import os
 import sqlite3
 import time
@@ -147,6 +148,11 @@ class Bot:
                              on_kill=self._on_kill)
         # Reconciliation failure raises here: we never quote on an unreconciled account.
         await self.trader.start(self.snapshots)
+        # The start-up heap (modules, config, clients, instruments) lives as long as the process:
+        # freeze it out of the collector's reach, so an old-generation pass walks only what trading
+        # allocated since (one such pass over the whole heap took 26 ms in the middle of a run).
+        gc.collect()
+        gc.freeze()
         for name, fn in self.trader.task_specs():
             self.tasks.add(name, fn)
         self.tasks.add("housekeeping", lambda: every(1.0, self._housekeeping, name="housekeeping"))

@@ -116,8 +116,11 @@ def to_batches(actions: Iterable[OrderAction], category: Category, max_items: in
         actions = list(actions)
     if actions and len(actions) <= limit:  # the common re-quote: one kind, one request
         kind = actions[0].kind
-        if all(a.kind is kind for a in actions):
-            return [Batch(kind, category, tuple(actions))]
+        for a in actions:
+            if a.kind is not kind:
+                break
+        else:  # the C tuple constructor: Batch's generated __new__ is a Python call
+            return [tuple.__new__(Batch, (kind, category, tuple(actions), False))]
     cancels: list[OrderAction] = []
     amends: list[OrderAction] = []
     creates: list[OrderAction] = []
