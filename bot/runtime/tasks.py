@@ -6,7 +6,7 @@ import asyncio
 import bisect
 import os
 import time
-from collections import deque
+from array import array
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -17,6 +17,7 @@ __all__ = ["BackgroundTasks", "LatencyStats", "dir_size", "every"]
 log = get_logger(__name__)
 
 TaskFn = Callable[[], Awaitable[None]]
+_NS_MAX = 2**63 - 1
 
 
 class BackgroundTasks:
@@ -87,25 +88,46 @@ async def every(period_s: float, fn: Callable[[], object], *, name: str) -> None
 
 
 class LatencyStats:
-    """Last N tick-to-order samples (ns) for p50/p99 in /status; the histogram lives in Metrics."""
+    """Last N tick-to-order samples (ns) for p50/p99 in /status; the histogram lives in Metrics.
+
+    A ring of machine integers allocated once (8 bytes a sample, 160 kB for 20,000), not a deque
+    of Python ints (one 32-byte object each plus the deque's blocks, ~0.8 MB at the cap): the
+    memory is all there from the start, so a soak's RSS does not climb while the window fills.
+    """
 
     def __init__(self, size: int = 20_000) -> None:
-        self._samples: deque[int] = deque(maxlen=size)
+        if size < 1:
+            raise ValueError(f"LatencyStats size must be >= 1, got {size}")
+        self._size = size
+        self._ring = array("q", bytes(8 * size))
+        self._next = 0
         self.count = 0
 
     def add(self, ns: int) -> None:
-        self._samples.append(ns)
+        i = self._next
+        try:
+            self._ring[i] = ns
+        except OverflowError:  # beyond int64 (never from a monotonic clock): stored clamped, not lost
+            self._ring[i] = _NS_MAX if ns > 0 else -_NS_MAX
+        self._next = (i + 1) % self._size
         self.count += 1
 
+    def __len__(self) -> int:
+        return min(self.count, self._size)
+
+    def _ordered(self) -> list[int]:
+        n = len(self)
+        return sorted(self._ring if n == self._size else self._ring[:n])
+
     def percentile_us(self, q: float) -> float | None:
-        if not self._samples:
+        ordered = self._ordered()
+        if not ordered:
             return None
-        ordered = sorted(self._samples)
         idx = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
         return round(ordered[idx] / 1000, 1)
 
     def share_below(self, ns: int) -> float:
-        ordered = sorted(self._samples)
+        ordered = self._ordered()
         return bisect.bisect_left(ordered, ns) / len(ordered) if ordered else 0.0
 
 
