@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import NewType
+from typing import NamedTuple, NewType
 
 __all__ = [
     "Category",
@@ -80,8 +80,9 @@ class OrderStatus(FastStrEnum):
         return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNTRIGGERED)
 
 
-@dataclass(frozen=True, slots=True)
-class Level:
+class Level(NamedTuple):
+    """One price level. A NamedTuple: a book snapshot builds up to 400 of them per message."""
+
     price: Decimal
     size: Decimal
 

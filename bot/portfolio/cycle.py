@@ -151,6 +151,11 @@ class QuoteCycle:
     def _send(self, symbol: Symbol, q: Quotes, actions: list[OrderAction], now_ns: int) -> CycleResult:
         if not actions:
             return _tuple(CycleResult, (symbol, q, (), (), ()))
+        can = self.throttle.can_grant
+        if not any(can(k, now_ns=now_ns) for k in {a.kind for a in actions}):
+            # nothing could go out before the budget refills: risk-checking and batching now would
+            # be thrown away (at venue limits of ~10 writes/s this is most cycles of a busy book)
+            return _tuple(CycleResult, (symbol, q, (), (), actions))
         decision = self.guards.check(actions, live=self.om.orders, positions=self.portfolio.positions(),
                                      marks=self.marks, now_ns=now_ns)
         res = self.throttle.acquire(self.om.batches(decision.allowed), now_ns=now_ns)

@@ -67,6 +67,13 @@ class Throttle:
         left = self._limits[family] - self._used[family]
         return left if left > 0 else 0
 
+    def can_grant(self, kind: ActionKind, *, now_ns: int) -> bool:
+        """Whether one action of this kind could be sent now (single endpoint or batch budget)."""
+        if self.cfg.single_endpoints and self.available(kind.value, now_ns=now_ns) >= 1:
+            return True
+        reserve = 0 if kind is ActionKind.CANCEL else self.cfg.cancel_reserve
+        return self.available("batch", now_ns=now_ns) - reserve >= 1
+
     def _take(self, family: str, units: int, now_ns: int) -> None:
         self._events[family].append((now_ns, units))
         self._used[family] += units

@@ -172,13 +172,14 @@ def _levels(v: object, what: str) -> tuple[Level, ...]:
     if type(v) is not list:
         raise _Bad(f"{what} is not a list")
     out = []
+    new = tuple.__new__  # the C constructor: Level's generated __new__ is a Python call per level
     for lvl in v:
         if type(lvl) is not list or len(lvl) < 2 or type(lvl[0]) is not str or type(lvl[1]) is not str:
             raise _Bad(f"{what} level is not [price, size] strings")
         p, q = Decimal(lvl[0]), Decimal(lvl[1])
         if not (p.is_finite() and q.is_finite()):
             raise _Bad(f"{what} level is not finite")
-        out.append(Level(p, q))
+        out.append(new(Level, (p, q)))
     return tuple(out)
 
 

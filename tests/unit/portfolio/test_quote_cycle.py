@@ -96,3 +96,27 @@ def test_refresh_allocation_moves_budget_to_the_calmer_symbol() -> None:
     w = c.allocator.weights()
     assert w[SYMS[0]] > w[SYMS[1]]
     assert c.inputs(SYMS[0]).level_notional > c.inputs(SYMS[1]).level_notional
+
+
+def test_spent_write_budget_defers_without_risk_check_or_batches() -> None:
+    # all writes through the batch budget of 8/s, 2 of them reserved for cancels: the 6 creates of
+    # the first quote leave no room for amends, so the next re-price comes back deferred, with
+    # nothing sent or refused; once the window rolls over, the same move goes out as amends
+    c = make_cycle()
+    c.throttle = Throttle(ThrottleConfig(batch_per_s=8, single_endpoints=False))
+    first = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0)
+    assert [len(b.actions) for b in first.batches] == [6]
+    for b in first.batches:
+        for a in b.actions:
+            c.om.on_ack(a, ok=True)
+    assert not c.throttle.can_grant(ActionKind.AMEND, now_ns=T0 + 1)
+    assert c.throttle.can_grant(ActionKind.CANCEL, now_ns=T0 + 1)  # the reserve
+    # a limit every re-price would break: a deferred action is not risk-checked (nor refused) yet
+    limits = c.guards.cfg
+    c.guards.cfg = limits.model_copy(update={"max_order_notional": D(1)})
+    held = c.on_book(SYMS[0], top("2002.0", "2002.5"), now_ns=T0 + 1)
+    assert not held.batches and not held.refusals
+    c.guards.cfg = limits
+    assert held.deferred and {a.kind for a in held.deferred} == {ActionKind.AMEND}
+    later = c.on_book(SYMS[0], top("2002.0", "2002.5"), now_ns=T0 + 1_100_000_000)
+    assert [(b.kind, len(b.actions)) for b in later.batches] == [(ActionKind.AMEND, len(held.deferred))]
