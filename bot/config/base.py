@@ -61,6 +61,9 @@ class ExchangeConfig(Section):
     ping_interval_s: float = Field(default=20.0, gt=0)
     reconnect: ReconnectConfig = ReconnectConfig()
     dcp_window_s: int = Field(default=10, ge=3, le=300)
+    order_entry: Literal["ws", "rest"] = Field(
+        default="ws", description="order writes over the WebSocket trade API while it is connected (REST when not, "
+                                  "or always with 'rest')")
 
 
 class AppConfig(Section):

@@ -46,6 +46,10 @@ class OrderSender:
         self._idle.set()
         self._tg: asyncio.TaskGroup | None = None
 
+    def watch_trade_channel(self, channel: Any) -> None:
+        """Orders over a WS trade channel report their round trips to the latency guard too."""
+        channel.on_rtt = self._on_rtt
+
     async def run(self) -> None:
         """Owns the write tasks (one TaskGroup): the quote loop hands batches over and moves on to
         the next book update instead of waiting for each REST round trip."""

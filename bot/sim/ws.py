@@ -337,6 +337,7 @@ def _trade_msg(sim: SimServer, conn: Connection, raw: str) -> None:
         conn.send(_trade_reply(conn, req_id, op, 10001, "params error: args must hold exactly one item"))
         return
     path, batch_kind = _TRADE_OPS[op]
+    sim.stats.requests_per_endpoint[f"ws:{op}"] += 1  # "ws:order.create-batch" beside REST's paths
     item = args[0]
     category = str(item.get("category", ""))
     n = len(item["request"]) if batch_kind and isinstance(item.get("request"), list) else 1

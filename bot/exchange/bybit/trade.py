@@ -41,6 +41,9 @@ class BybitTradeChannel:
         self._pending: dict[str, asyncio.Future[Ack]] = {}
         self._ids = itertools.count(1)
         self._prefix = f"t{time.time_ns() % 10**9:09d}-"  # reqIds must not repeat on a connection (20006)
+        # (family, seconds) of each acked request, send to ack, like BybitRest.on_rtt: the venue's
+        # round trip without the wait for our own rate limiter (the runtime's latency guard)
+        self.on_rtt: Callable[[str, float], None] | None = None
         stream.on_ack = self._on_ack
         stream.on_state = self._on_state
 
@@ -75,6 +78,7 @@ class BybitTradeChannel:
         fut: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         ts = self._wall_ms() + self.stream.offset_ms
+        sent = time.monotonic()
         try:
             await self.stream.send(wire.trade_msg(op, req_id, ts, self.recv_window_ms, args))
         except BaseException:
@@ -87,6 +91,8 @@ class BybitTradeChannel:
             self._pending.pop(req_id, None)
             raise OrderStateUnknown(f"{op}: no ack within {self.ack_timeout_s}s", order_link_id=order_link_id,
                                     req_id=req_id) from exc
+        if self.on_rtt is not None:
+            self.on_rtt(op, time.monotonic() - sent)
         if ack.ret_code != 0:
             raise error_for_ret_code(ack.ret_code, ack.ret_msg, write=True, endpoint=op, order_link_id=order_link_id)
         return ack

@@ -79,8 +79,15 @@ async def test_admin_api_is_disabled_without_a_token(ext_sim: SimServer, tmp_pat
     async with httpx.AsyncClient(timeout=5) as c:
         r = await c.post(bot.url + "/admin/pause", headers={"Authorization": "Bearer anything"})
         assert r.status_code == 503 and "no admin token" in r.json()["error"]
-        metrics = await c.get(bot.url + "/metrics")
-        assert metrics.status_code == 200 and b"mm_tick_to_order_seconds_bucket" in metrics.content
+        # the latency histogram has a series once the first order went out (after the vol warm-up)
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            metrics = await c.get(bot.url + "/metrics")
+            assert metrics.status_code == 200
+            if b"mm_tick_to_order_seconds_bucket" in metrics.content:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "no tick-to-order sample within 20 s"
+            await asyncio.sleep(0.2)
         page = await c.get(bot.url + "/status?format=html")
         assert page.status_code == 200 and "BTCUSDT" in page.text
     bot.signal(signal.SIGINT)
