@@ -199,6 +199,12 @@ class Ledger:
         value = self._get_meta("watermark_ms")
         return int(value) if value else 0
 
+    def known_exec_ids(self, exec_ids: Iterable[str]) -> set[str]:
+        """Those of `exec_ids` already recorded (a backfill page is checked without holding the window)."""
+        db = self._conn()
+        return {e for e in exec_ids
+                if db.execute("SELECT 1 FROM executions WHERE exec_id = ?", (e,)).fetchone() is not None}
+
     def exec_ids(self) -> set[str]:
         return {str(r[0]) for r in self._conn().execute("SELECT exec_id FROM executions")}
 

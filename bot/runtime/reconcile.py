@@ -78,16 +78,28 @@ async def cancel_ours(client: ExchangeClient, symbols: Sequence[Symbol], prefix:
 
 
 async def backfill_executions(client: ExchangeClient, ledger: Ledger, symbols: Sequence[Symbol]) -> list[Execution]:
-    """Fills since the ledger's watermark (minus an overlap) into the ledger; returns the new ones."""
+    """Fills since the ledger's watermark (minus an overlap) into the ledger; returns the new ones.
+
+    Read a page at a time and keep only what the ledger lacks: after a reconnect the overlap is
+    hundreds to thousands of executions the ledger already has, and holding them all (raw JSON,
+    parsed events, fills) at once was a multi-MB transient at every private reconnect, which the
+    allocator kept as RSS. What is recorded, and when, is unchanged: one transaction per symbol
+    after its whole window was read.
+    """
     # Bybit serves at most the last 7 days; a fresh ledger starts there.
     floor = int(time.time() * 1000) - 7 * 86_400_000 + 60_000
     since = max(floor, ledger.watermark_ms() - BACKFILL_OVERLAP_MS)
     new: list[Execution] = []
     for sym in symbols:
-        execs = await asyncio.wait_for(client.executions(since, sym), _IO_TIMEOUT_S)
-        trades = {e.exec_id: e for e in execs if e.is_trade}
-        added = ledger.record_fills([e.to_fill() for e in trades.values()], source="rest")
-        new.extend(trades[f.exec_id] for f in added)
+        fresh: dict[str, Execution] = {}
+        async with asyncio.timeout(_IO_TIMEOUT_S):
+            async for page in client.execution_pages(since, sym):
+                trades = {e.exec_id: e for e in page if e.is_trade}
+                known = ledger.known_exec_ids(list(trades))
+                fresh.update((k, e) for k, e in trades.items() if k not in known and k not in fresh)
+                del page, trades  # one page alive at a time, also while the next one is read
+        added = ledger.record_fills([e.to_fill() for e in fresh.values()], source="rest")
+        new.extend(fresh[f.exec_id] for f in added)
     if new:
         log.info("executions_backfilled", count=len(new), since_ms=since)
     return new

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from bot.config.base import AppConfig
@@ -267,16 +267,21 @@ class BybitClient:
 
     # -- state reads -------------------------------------------------------------------------------
 
-    async def _paged(self, name: str, params: dict[str, wire.WireScalar | None], max_pages: int = 50) -> list[Obj]:
-        out: list[Obj] = []
+    async def _pages(self, name: str, params: dict[str, wire.WireScalar | None],
+                     max_pages: int = 50) -> AsyncIterator[list[Obj]]:
+        """Each page's items as it arrives (the caller holds one page, not the whole listing)."""
         for _ in range(max_pages):
             env = await self.rest.get(name, params)
-            out.extend(result_list(env, endpoint=name))
-            cursor = env.result.get("nextPageCursor")
+            items, cursor = result_list(env, endpoint=name), env.result.get("nextPageCursor")
+            del env
+            yield items
+            del items  # not alive while the next page is read
             if not cursor or not isinstance(cursor, str):
-                break
+                return
             params = {**params, "cursor": cursor}
-        return out
+
+    async def _paged(self, name: str, params: dict[str, wire.WireScalar | None], max_pages: int = 50) -> list[Obj]:
+        return [item async for page in self._pages(name, params, max_pages) for item in page]
 
     async def open_orders(self, symbol: Symbol | None = None, link_prefix: str | None = None) -> list[OrderUpdate]:
         params: dict[str, wire.WireScalar | None] = {"category": self._cat, "limit": 50}
@@ -300,12 +305,19 @@ class BybitClient:
                     return order
         return None
 
-    async def executions(self, since_ms: int, symbol: Symbol | None = None) -> list[Execution]:
+    async def execution_pages(self, since_ms: int, symbol: Symbol | None = None) -> AsyncIterator[list[Execution]]:
         # Bybit refuses a window longer than 7 days; older fills need several calls (not needed live).
         since_ms = max(since_ms, self.rest.now_ms() - _EXEC_WINDOW_MS)
         params: dict[str, wire.WireScalar | None] = {"category": self._cat, "symbol": symbol,
                                                       "startTime": since_ms, "limit": 100}
-        return [parse_execution(e, self.category) for e in await self._paged("executions", params)]
+        async for page in self._pages("executions", params):
+            parsed = [parse_execution(e, self.category) for e in page]
+            del page
+            yield parsed
+            del parsed
+
+    async def executions(self, since_ms: int, symbol: Symbol | None = None) -> list[Execution]:
+        return [e async for page in self.execution_pages(since_ms, symbol) for e in page]
 
     async def positions(self) -> list[PositionUpdate]:
         if self.category is Category.SPOT:
