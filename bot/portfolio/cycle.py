@@ -114,22 +114,8 @@ class QuoteCycle:
         volatility or the mark.
         """
         p = self.params[symbol]
-        ticks = getattr(book, "ticks", None)
-        if hold is not None:
-            pass
-        elif ticks is not None:  # integer ticks from the Rust book: no Decimal division
-            bid_t, ask_t = ticks[0], ticks[2]
-            if 0 < bid_t < ask_t:
-                if self._feed_vols:
-                    self.vols[symbol].update(bid_t, ask_t, book.ts_ns)
-                self.marks[symbol] = p.half_tick * (bid_t + ask_t)
-        else:
-            bid, ask = book.best_bid(), book.best_ask()
-            if bid is not None and ask is not None and bid[0] < ask[0]:
-                tick = p.instrument.tick_size
-                if self._feed_vols:
-                    self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick), book.ts_ns)
-                self.marks[symbol] = (bid[0] + ask[0]) / 2
+        if hold is None:
+            self._observe(symbol, book, p)
         self.guards.on_pnl(self.portfolio.total_pnl(self.marks), day=now_ns // _NS_PER_DAY, now_ns=now_ns)
         if self.guards.kill.engaged:
             return self._send(symbol, Quotes.none(symbol, "kill_switch"), self.om.cancel_all(), now_ns)
@@ -143,6 +129,23 @@ class QuoteCycle:
         else:
             q = quote(book, self.inputs(symbol), p, now_ns=now_ns)
         return self._send(symbol, q, self.plan(q), now_ns)
+
+    def _observe(self, symbol: Symbol, book: BookView, p: QuoteParams) -> None:
+        """The book's mid: the mark for PnL, and a volatility sample unless the caller feeds those."""
+        ticks = getattr(book, "ticks", None)
+        if ticks is not None:  # integer ticks from the Rust book: no Decimal division
+            bid_t, ask_t = ticks[0], ticks[2]
+            if 0 < bid_t < ask_t:
+                if self._feed_vols:
+                    self.vols[symbol].update(bid_t, ask_t, book.ts_ns)
+                self.marks[symbol] = p.half_tick * (bid_t + ask_t)
+            return
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None and bid[0] < ask[0]:
+            tick = p.instrument.tick_size
+            if self._feed_vols:
+                self.vols[symbol].update(int(bid[0] / tick), int(ask[0] / tick), book.ts_ns)
+            self.marks[symbol] = (bid[0] + ask[0]) / 2
 
     def plan(self, q: Quotes) -> list[OrderAction]:
         """Desired quotes -> actions: the order manager's diff (a benchmark may swap in a baseline)."""
