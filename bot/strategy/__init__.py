@@ -14,7 +14,7 @@ from bot.strategy.orders import (
     OrderUpdate,
     to_batches,
 )
-from bot.strategy.quoting import ObligationStatus, QuoteInputs, QuoteLevel, QuoteParams, Quotes, fair_ticks, quote
+from bot.strategy.quoting import ObligationStatus, QuoteInputs, QuoteLevel, QuoteParams, Quotes, quote
 from bot.strategy.volatility import MidVolatility
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "QuoteParams",
     "Quotes",
     "TopOfBook",
-    "fair_ticks",
     "quote",
     "to_batches",
 ]

@@ -16,7 +16,6 @@ __all__ = [
     "QuoteLevel",
     "QuoteParams",
     "Quotes",
-    "fair_ticks",
     "quote",
 ]
 
@@ -68,7 +67,7 @@ class QuoteParams:
     lot_u: Decimal = field(init=False, repr=False, compare=False)  # _S / qty_step: base qty -> lots x _S
     max_spread_bps_u: int = field(init=False, repr=False, compare=False)
     half_tick: Decimal = field(init=False, repr=False, compare=False)  # mid price = half_tick x (bid + ask ticks)
-    # built sides by (side, best ticks, lots, first lots, cap): prices revisit the same few ticks,
+    # built sides by (side, best ticks, lots, cap or -1 when it cannot bind): prices revisit the same ticks,
     # and a QuoteLevel is immutable, so a repeat costs one dict lookup instead of the loop below
     side_cache: dict[tuple[Side, int, int, int], tuple[tuple[QuoteLevel, ...], int]] = field(
         init=False, repr=False, compare=False)
@@ -199,17 +198,6 @@ class Quotes(NamedTuple):
     def half_spread_ticks(self) -> Decimal | None:
         """Half-spread in ticks, rounded up to a millionth of a tick (never narrower than the terms)."""
         return None if self.half_spread_u is None else Decimal(self.half_spread_u) / _SD
-
-
-def fair_ticks(
-    bid_ticks: int, bid_size: Decimal, ask_ticks: int, ask_size: Decimal, method: Literal["mid", "microprice"]
-) -> Decimal:
-    """Fair price in (fractional) ticks: the mid, or the size-weighted microprice."""
-    if method == "microprice":
-        total = bid_size + ask_size
-        if total > 0:
-            return (bid_ticks * ask_size + ask_ticks * bid_size) / total
-    return Decimal(bid_ticks + ask_ticks) / _TWO
 
 
 def _book_ticks(book: BookView, inst: Instrument) -> tuple[int, int | Decimal, int, int | Decimal] | str:

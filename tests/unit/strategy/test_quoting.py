@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 from bot.config.strategy import StrategyConfig
 from bot.domain import Category, Instrument, Side, Symbol
-from bot.strategy import QuoteInputs, QuoteParams, TopOfBook, fair_ticks, quote
+from bot.strategy import QuoteInputs, QuoteParams, TopOfBook, quote
 
 INST = Instrument(Symbol("BTCUSDT"), Category.LINEAR, D("0.1"), D("0.001"), D("0.001"), D("100"), D("5"))
 NOW = 1_000_000_000
@@ -112,8 +112,10 @@ def test_backoff_moves_that_side_away() -> None:
 
 
 def test_microprice_leans_to_the_thin_side() -> None:
-    assert fair_ticks(100, D(3), 102, D(1), "microprice") == D("101.5")
-    assert fair_ticks(100, D(3), 102, D(1), "mid") == D(101)
+    # bid 640000 x 3, ask 640005 x 1: the microprice sits 3/4 of the way up, the mid halfway
+    thin_ask = book(bid="64000.0", ask="64000.5", bsz="3", asz="1")
+    assert quote(thin_ask, inputs(), params(fair_price="microprice"), now_ns=NOW).fair_ticks == D("640003.75")
+    assert quote(thin_ask, inputs(), params(fair_price="mid"), now_ns=NOW).fair_ticks == D("640002.5")
 
 
 def test_obligations_reported() -> None:
