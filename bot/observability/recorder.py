@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,7 @@ class Recorder:
         self.max_age_s = max_age_s
         self.rotate_s = rotate_s
         self.buffer_max = buffer_max
-        self._buf: list[bytes] = []
+        self._buf: deque[bytes] = deque()
         self._raw: IO[bytes] | None = None
         self._gz: gzip.GzipFile | None = None
         self._opened_at = 0.0
@@ -48,6 +50,11 @@ class Recorder:
         self.dropped = 0
         self.written = 0
         self.closed = False
+        # flush() may run in a worker thread (gzip releases the GIL) while the loop keeps calling
+        # record(): a deque's append and popleft are atomic, so a flush takes exactly the records
+        # that were there when it began (swapping a list out could lose an append caught between
+        # reading the attribute and appending). The lock keeps flushes and close() apart.
+        self._io = threading.RLock()
 
     def record(self, kind: str, data: Any, *, ts_ns: int | None = None) -> None:
         """Queue one record; `data` is JSON-able (bytes are decoded as UTF-8 raw messages)."""
@@ -83,14 +90,19 @@ class Recorder:
         self._gz = self._raw = None
 
     def flush(self) -> None:
-        """Write buffered records, rotate and prune as needed."""
-        if self.closed:
-            return
-        if self._buf:
+        """Write buffered records, rotate and prune as needed; safe to call from a worker thread."""
+        with self._io:
+            if not self.closed:
+                self._flush()
+
+    def _flush(self) -> None:
+        n = len(self._buf)
+        if n:
             if self._gz is None:
                 self._open()
             assert self._gz is not None and self._raw is not None
-            batch, self._buf = self._buf, []
+            take = self._buf.popleft
+            batch = [take() for _ in range(n)]
             self._gz.write(b"".join(batch))
             # Z_SYNC_FLUSH: what is on disk decompresses even if we crash before close.
             self._gz.flush()
@@ -122,12 +134,13 @@ class Recorder:
 
     def close(self) -> None:
         """Flush and close the current file; idempotent."""
-        if self.closed:
-            return
-        self.flush()
-        self._close_file()
-        self.prune()
-        self.closed = True
+        with self._io:
+            if self.closed:
+                return
+            self._flush()
+            self._close_file()
+            self.prune()
+            self.closed = True
 
 
 def list_files(directory: str | Path) -> list[Path]:

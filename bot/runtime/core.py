@@ -269,7 +269,9 @@ class Bot:
             await self.trader.close()
 
     def _step_flush_ledger(self) -> None:
-        self._housekeeping()
+        self._refresh_metrics()
+        if self.recorder is not None:  # the fast exit has no close_recorder step: keep the records
+            self.recorder.flush()
         if self.ledger is not None and not self.ledger.closed:
             if self.trader is not None and self.trader.started:
                 self.trader.record_daily_pnl()
@@ -313,14 +315,18 @@ class Bot:
         self.lock.release()
 
     # ---- periodic ----------------------------------------------------------------------------
-    def _housekeeping(self) -> None:
+    def _refresh_metrics(self) -> None:
         m = self.metrics
         m.quoting.set(1 if self.state is BotState.RUNNING and self.trader and self.trader.quoting else 0)
         m.kill_switch.set(1 if self.trader is not None and self.trader.kill_switch_engaged else 0)
         if self.trader is not None:
             self.trader.refresh_metrics()
+
+    async def _housekeeping(self) -> None:
+        self._refresh_metrics()
         if self.recorder is not None:
-            self.recorder.flush()
+            # compressing a second of market data held the loop ~1 ms in one piece: off the loop
+            await asyncio.to_thread(self.recorder.flush)
 
     def _disk_usage(self) -> None:
         self.metrics.disk_usage.labels("state").set(dir_size(self.state_dir))
@@ -364,7 +370,7 @@ class Bot:
         return not reasons, reasons
 
     def metrics_exposition(self) -> bytes:
-        self._housekeeping()
+        self._refresh_metrics()
         return self.metrics.exposition()
 
     def admin_token(self) -> Secret | None:

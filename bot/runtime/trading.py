@@ -278,18 +278,18 @@ class Trader:
                         touched[ev.symbol] = ev.ts_recv_ns
                 elif isinstance(ev, StreamState):
                     await self._on_stream_state(ev)
-                elif self.recorder is not None:
-                    self.recorder.record(type(ev).__name__.lower(), account.plain(ev))
             for sym, tick_ns in touched.items():
                 await self._cycle(sym, tick_ns)
                 # let the write tasks this cycle created put their requests on the wire before the
                 # next symbol's cycle and the recorder's work: tick-to-order is measured to there
                 await asyncio.sleep(0)
-            if self.recorder is not None:
+            if self.recorder is not None:  # bookkeeping waits until the quotes went out
                 now = time.time_ns()
                 for ev in batch:
                     if isinstance(ev, BookUpdate):
                         self.recorder.record("book", ev.raw, ts_ns=now)
+                    elif not isinstance(ev, StreamState):
+                        self.recorder.record(type(ev).__name__.lower(), account.plain(ev), ts_ns=now)
 
     def _apply_book(self, ev: BookUpdate) -> bool:
         """Feed the raw message to the Rust book; True when the symbol should re-quote."""

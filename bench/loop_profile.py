@@ -1,0 +1,91 @@
+"""Where the bot's event loop spends its time during a run: slow steps by task, and the quote cycle.
+
+Runs the bot as `bench/bench_tick_to_order.py` does (the emulator in a child process with
+`--external`, or in-process) and times every event-loop callback. Steps longer than
+`--slow-us` are attributed to their task (a book update arriving during one waits for it);
+QuoteCycle.on_book is timed separately, split by whether the cycle sent orders. Diagnostic
+instrumentation: the figures carry its overhead (a few percent). Not a timed test.
+
+    python bench/loop_profile.py --duration 20 --external
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import time
+from asyncio import events
+from typing import Any
+
+import bench_tick_to_order as t2o
+
+from bot.common import json_io
+from bot.portfolio import cycle as cycle_mod
+
+
+def _pct(xs: list[int], p: float) -> float | None:
+    if not xs:
+        return None
+    s = sorted(xs)
+    return round(s[int(p * (len(s) - 1))] / 1000, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=float, default=20.0)
+    ap.add_argument("--speed", type=float, default=1.0)
+    ap.add_argument("--external", action="store_true", help="emulator in a child process")
+    ap.add_argument("--slow-us", type=float, default=300.0, help="a step at least this long is listed")
+    args = ap.parse_args()
+    slow_n: collections.Counter[str] = collections.Counter()
+    slow_ns: collections.Counter[str] = collections.Counter()
+    busy = [0, 0]
+    limit = int(args.slow_us * 1000)
+    run_step = events.Handle._run
+
+    def timed(self: events.Handle) -> None:
+        t = time.perf_counter_ns()
+        run_step(self)
+        dt = time.perf_counter_ns() - t
+        busy[0] += dt
+        busy[1] += 1
+        if dt >= limit:
+            cb: Any = self._callback  # type: ignore[attr-defined]
+            owner = getattr(cb, "__self__", None)
+            if isinstance(owner, asyncio.Task):
+                coro: Any = owner.get_coro()
+                name = f"{getattr(coro, '__qualname__', coro)} [{owner.get_name()}]"
+            else:
+                name = getattr(cb, "__qualname__", repr(cb))
+            slow_n[name] += 1
+            slow_ns[name] += dt
+
+    sent: list[int] = []
+    other: list[int] = []
+    on_book = cycle_mod.QuoteCycle.on_book
+
+    def timed_on_book(self: cycle_mod.QuoteCycle, *a: Any, **k: Any) -> cycle_mod.CycleResult:
+        t = time.perf_counter_ns()
+        r = on_book(self, *a, **k)
+        (sent if r.batches else other).append(time.perf_counter_ns() - t)
+        return r
+
+    events.Handle._run = timed  # type: ignore[method-assign]
+    cycle_mod.QuoteCycle.on_book = timed_on_book  # type: ignore[method-assign]
+    res = asyncio.run(t2o._run(argparse.Namespace(duration=args.duration, speed=args.speed,
+                                                  external=args.external)))
+    out = {
+        "loop_steps": busy[1], "loop_busy_s": round(busy[0] / 1e9, 3),
+        f"steps_over_{args.slow_us:g}us": [
+            {"task": k, "n": n, "mean_us": round(slow_ns[k] / n / 1000)} for k, n in slow_n.most_common(12)],
+        "on_book_sending_us": {"n": len(sent), "p50": _pct(sent, 0.5), "p90": _pct(sent, 0.9)},
+        "on_book_other_us": {"n": len(other), "p50": _pct(other, 0.5), "p90": _pct(other, 0.9)},
+        "tick_to_order": {k: res[k] for k in ("tick_to_order_samples", "tick_to_order_p50_us",
+                                              "tick_to_order_p99_us", "share_under_1ms")},
+    }
+    print(json_io.dumps_str(out, indent=True))
+
+
+if __name__ == "__main__":
+    main()
