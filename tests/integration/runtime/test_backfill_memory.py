@@ -107,8 +107,9 @@ async def test_backfill_reads_page_by_page_and_records_every_fill(sim_proc: dict
             tracemalloc.stop()
         assert again == []
         assert len(ledger.exec_ids()) == len(venue_ids)
-        # Holding the window cost ~3x one page here (and grows with it); a page at a time stays near one page.
-        assert peak < 1.6 * one_page, f"backfill of {len(venue_ids)} known executions peaked at {peak} bytes, " \
+        # Holding the window cost 2.4-3x one page here (and grows with it); a page at a time stays near one
+        # page: 1.2-1.45x locally, 1.61x once in a CI run, so the bound sits between the two at 2x.
+        assert peak < 2.0 * one_page, f"backfill of {len(venue_ids)} known executions peaked at {peak} bytes, " \
                                       f"one page of 100 costs {one_page}"
     finally:
         ledger.close()
