@@ -129,9 +129,9 @@ class RiskGuards:
         ordered = actions if isinstance(actions, (list, tuple)) else list(actions)
         rank = -1
         for a in ordered:  # usually already cancels, then amends, then creates (one kind, often)
-            r = _RANK[a.kind]
+            r = a.kind.priority
             if r < rank:
-                ordered = sorted(ordered, key=_rank)
+                ordered = sorted(ordered, key=_priority)
                 break
             rank = r
         for a in ordered:
@@ -273,11 +273,8 @@ class RiskGuards:
         self.last_pnl = Decimal(str(data.get("last_pnl", "0")))
 
 
-_RANK = {ActionKind.CANCEL: 0, ActionKind.AMEND: 1, ActionKind.CREATE: 2}
-
-
-def _rank(a: OrderAction) -> int:
-    return _RANK[a.kind]
+def _priority(a: OrderAction) -> int:
+    return a.kind.priority
 
 
 def _worst(o: LiveOrder) -> Decimal:
