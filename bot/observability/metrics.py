@@ -78,6 +78,9 @@ class Metrics:
                                     ["symbol"], registry=r)
         self.quote_uptime = Gauge("mm_quote_uptime_ratio", "Share of time quoting within obligations",
                                   ["symbol"], registry=r)
+        # why uptime was lost: the quote's hold/guard reason or the first obligation it failed (a fixed set)
+        self.quote_unmet = Counter("mm_quote_unmet_seconds", "Seconds not quoting within obligations, by reason",
+                                   ["symbol", "reason"], registry=r)
         self.quoting = Gauge("mm_quoting_active", "1 while the bot is quoting (not paused or killed)", registry=r)
         self.kill_switch = Gauge("mm_kill_switch_engaged", "1 while the kill switch is engaged", registry=r)
         self.post_only_rejects = Counter("mm_post_only_rejects", "Post-only orders cancelled as takers",

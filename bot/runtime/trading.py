@@ -61,6 +61,7 @@ class SymbolState:
     book_ts_ns: int = 0
     trusted: bool = False  # a snapshot arrived since the last disconnect / resync
     obligations_met: bool = False
+    unmet: str = "no_quote_yet"  # the last cycle's hold/guard reason or first failed obligation
     post_only_rejects: int = 0
     seconds: int = 0  # portfolio ticks seen, and those with the obligations met: quote uptime
     seconds_met: int = 0
@@ -350,10 +351,14 @@ class Trader:
             if counter is None:  # labels() costs a few microseconds: keep the children
                 counter = self._quote_counters[key] = self.metrics.quotes.labels(*key)
             counter.inc()
-            if q.obligations is not None:
-                st.obligations_met = q.obligations.met
+            ob = q.obligations
+            if ob is not None:
+                st.obligations_met = ob.met
+                if ob.failures:
+                    st.unmet = ob.failures[0]
             elif q.reason:
                 st.obligations_met = False
+                st.unmet = q.reason
             for r in res.refusals:
                 self.metrics.risk_refusals.labels(r.reason.value).inc()
             for i, b in enumerate(res.batches):  # already marked in flight by the cycle
@@ -459,7 +464,10 @@ class Trader:
         marks = self.marks()
         for sym, st in self.syms.items():
             st.seconds += 1
-            st.seconds_met += int(st.obligations_met and self.quoting)
+            if st.obligations_met and self.quoting:
+                st.seconds_met += 1
+            else:
+                self.metrics.quote_unmet.labels(sym, st.unmet if self.quoting else "paused").inc()
             self.metrics.quote_uptime.labels(sym).set(st.seconds_met / st.seconds)
             mid = marks.get(sym)
             if mid is None:

@@ -210,12 +210,21 @@ def _recoveries(samples: Sequence[Mapping[str, Any]], faults: Sequence[Mapping[s
     return recovered, len(injected), misses
 
 
+def _unmet_detail(up: Sequence[Mapping[str, Any]]) -> str:
+    """The largest causes of lost uptime (symbol:reason seconds) from the last sample that has them."""
+    unmet = next((s["unmet"] for s in reversed(up) if s.get("unmet")), None)
+    if not unmet:
+        return ""
+    top = sorted(unmet.items(), key=lambda kv: -kv[1])[:4]
+    return "; lost to " + ", ".join(f"{k} {v:.0f}s" for k, v in top)
+
+
 def _quote_uptime(up: Sequence[Mapping[str, Any]], steady: Sequence[Mapping[str, Any]]) -> tuple[float | None, str]:
     """The bot's own uptime ratio if it exports one, else the share of steady samples in which each
     symbol met its obligations (mm_quote_obligation_met), worst symbol."""
     own = _last(up, "quote_uptime")
     if own is not None:
-        return own, "mm_quote_uptime_ratio, lowest symbol"
+        return own, "mm_quote_uptime_ratio, lowest symbol" + _unmet_detail(up)
     met: dict[str, list[float]] = {}
     for s in steady:
         for sym, v in (s.get("obligations") or {}).items():

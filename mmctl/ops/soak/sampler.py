@@ -52,6 +52,13 @@ class MetricsView:
             out[labels.get(label, "")] += v
         return dict(out)
 
+    def by_labels(self, name: str, labels: tuple[str, ...]) -> dict[str, float]:
+        """Sums keyed by the given labels' values joined with ':' (e.g. 'BTCUSDT:min_size_bid')."""
+        out: dict[str, float] = defaultdict(float)
+        for lab, v in self.series.get(name, []):
+            out[":".join(lab.get(k, "") for k in labels)] += v
+        return dict(out)
+
     def minimum(self, name: str) -> float | None:
         rows = [v for _, v in self.series.get(name, []) if not math.isnan(v)]
         return min(rows) if rows else None
@@ -267,6 +274,7 @@ def build_sample(
         "quote_uptime": m.minimum("mm_quote_uptime_ratio"),
         "obligation_met": m.minimum("mm_quote_obligation_met"),
         "obligations": m.by_label("mm_quote_obligation_met", "symbol"),
+        "unmet": m.by_labels("mm_quote_unmet_seconds_total", ("symbol", "reason")),
         "inventory": m.by_label("mm_position_base", "symbol"),
         "kill_switch": st.get("kill_switch"),
         "dirs": dict(dirs),

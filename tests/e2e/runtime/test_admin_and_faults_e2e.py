@@ -19,6 +19,13 @@ def _open(sim: SimServer) -> int:
     return len(sim.open_orders(E2E_KEY))
 
 
+async def _unmet(bot: BotProc, reason: str) -> bool:
+    async with httpx.AsyncClient(timeout=5) as c:
+        text = (await c.get(bot.url + "/metrics")).text
+    return any(line.startswith("mm_quote_unmet_seconds_total{") and f'reason="{reason}"' in line
+               and float(line.rsplit(" ", 1)[1]) > 0 for line in text.splitlines())
+
+
 async def test_admin_api_needs_the_token_pauses_resumes_and_reloads(
         ext_sim: SimServer, tmp_path: Path, bots: list[BotProc]) -> None:
     cfg = tmp_path / "bot.toml"
@@ -41,6 +48,11 @@ async def test_admin_api_needs_the_token_pauses_resumes_and_reloads(
     while time.monotonic() - t_paused < 1.0:  # stays flat while paused
         assert _open(ext_sim) == 0
         await bot.status()
+    # the lost uptime is put down to the pause
+    async def paused_seconds_counted() -> bool:
+        return await _unmet(bot, "paused")
+
+    await wait_for(paused_seconds_counted, 5, "paused seconds in mm_quote_unmet_seconds_total", period_s=0.2)
     # resume: quotes come back.
     assert (await bot.admin("resume")).status_code == 200
     await wait_for(lambda: _open(ext_sim) >= 2, 10, "quotes after resume")

@@ -159,3 +159,13 @@ def test_quote_uptime_falls_back_to_obligation_samples_worst_symbol() -> None:
     c = by_name(evaluate(s, SUMMARY, TH), "quote_uptime")
     assert c.status == "FAIL" and 0.70 < float(c.measured) < 0.80
     assert "ETHUSDT 0.7" in c.detail
+
+
+def test_uptime_detail_names_the_largest_causes() -> None:
+    s = series()
+    for x in s:
+        x["quote_uptime"] = 0.7
+    s[-1]["unmet"] = {"ETHUSDT:min_size_bid": 300.0, "BTCUSDT:book_untrusted": 40.0, "BTCUSDT:vol_warmup": 1.0}
+    c = by_name(evaluate(s, SUMMARY, TH), "quote_uptime")
+    assert c.status == "FAIL"
+    assert "ETHUSDT:min_size_bid 300s, BTCUSDT:book_untrusted 40s" in c.detail
