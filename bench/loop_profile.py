@@ -3,7 +3,10 @@
 Runs the bot as `bench/bench_tick_to_order.py` does (the emulator in a child process with
 `--external`, or in-process) and times every event-loop callback. Steps longer than
 `--slow-us` are attributed to their task (a book update arriving during one waits for it);
-QuoteCycle.on_book is timed separately, split by whether the cycle sent orders. Diagnostic
+QuoteCycle.on_book is timed separately, split by whether the cycle sent orders. For every
+tick-to-order sample over `--anatomy-us`, the steps that ran between the book update's arrival and
+the write task's start are summed by task ("(between steps)": selector waits and loop overhead),
+so a slow sample shows what it waited for. Diagnostic
 instrumentation: the figures carry its overhead (a few percent). Not a timed test.
 
     python bench/loop_profile.py --duration 20 --external
@@ -22,6 +25,7 @@ import bench_tick_to_order as t2o
 
 from bot.common import json_io
 from bot.portfolio import cycle as cycle_mod
+from bot.runtime import sender as sender_mod
 
 
 def _pct(xs: list[int], p: float) -> float | None:
@@ -37,29 +41,57 @@ def main() -> None:
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--external", action="store_true", help="emulator in a child process")
     ap.add_argument("--slow-us", type=float, default=300.0, help="a step at least this long is listed")
+    ap.add_argument("--anatomy-us", type=float, default=1000.0,
+                    help="tick-to-order samples at least this long are broken down by the steps they waited on")
     args = ap.parse_args()
     slow_n: collections.Counter[str] = collections.Counter()
     slow_ns: collections.Counter[str] = collections.Counter()
     busy = [0, 0]
     limit = int(args.slow_us * 1000)
     run_step = events.Handle._run
+    recent: collections.deque[tuple[int, int, Any]] = collections.deque(maxlen=20_000)
+
+    def step_name(cb: Any) -> str:
+        owner = getattr(cb, "__self__", None)
+        if isinstance(owner, asyncio.Task):
+            coro: Any = owner.get_coro()
+            return f"{getattr(coro, '__qualname__', coro)} [{owner.get_name()}]"
+        return str(getattr(cb, "__qualname__", repr(cb)))
 
     def timed(self: events.Handle) -> None:
-        t = time.perf_counter_ns()
+        t = time.monotonic_ns()  # the clock of BookUpdate.ts_recv_ns
         run_step(self)
-        dt = time.perf_counter_ns() - t
+        end = time.monotonic_ns()
+        dt = end - t
         busy[0] += dt
         busy[1] += 1
+        cb: Any = self._callback  # type: ignore[attr-defined]
+        recent.append((t, end, cb))
         if dt >= limit:
-            cb: Any = self._callback  # type: ignore[attr-defined]
-            owner = getattr(cb, "__self__", None)
-            if isinstance(owner, asyncio.Task):
-                coro: Any = owner.get_coro()
-                name = f"{getattr(coro, '__qualname__', coro)} [{owner.get_name()}]"
-            else:
-                name = getattr(cb, "__qualname__", repr(cb))
+            name = step_name(cb)
             slow_n[name] += 1
             slow_ns[name] += dt
+
+    anatomy_limit = int(args.anatomy_us * 1000)
+    anatomy: collections.Counter[str] = collections.Counter()
+    anatomy_n = [0, 0]
+    send_tracked = sender_mod.OrderSender._send_tracked
+
+    async def traced_send(self: sender_mod.OrderSender, b: Any, tick_ns: int | None) -> None:
+        if tick_ns is not None:
+            now = time.monotonic_ns()
+            anatomy_n[1] += 1
+            if now - tick_ns >= anatomy_limit:
+                anatomy_n[0] += 1
+                in_steps = 0
+                for start, end, cb in reversed(recent):
+                    if end <= tick_ns:
+                        break
+                    part = min(end, now) - max(start, tick_ns)
+                    in_steps += part
+                    anatomy[step_name(cb)] += part
+                anatomy["(between steps)"] += (now - tick_ns) - in_steps
+        await send_tracked(self, b, tick_ns)
 
     sent: list[int] = []
     other: list[int] = []
@@ -72,6 +104,7 @@ def main() -> None:
         return r
 
     events.Handle._run = timed  # type: ignore[method-assign]
+    sender_mod.OrderSender._send_tracked = traced_send  # type: ignore[method-assign]
     cycle_mod.QuoteCycle.on_book = timed_on_book  # type: ignore[method-assign]
     res = asyncio.run(t2o._run(argparse.Namespace(duration=args.duration, speed=args.speed,
                                                   external=args.external)))
@@ -81,6 +114,9 @@ def main() -> None:
             {"task": k, "n": n, "mean_us": round(slow_ns[k] / n / 1000)} for k, n in slow_n.most_common(12)],
         "on_book_sending_us": {"n": len(sent), "p50": _pct(sent, 0.5), "p90": _pct(sent, 0.9)},
         "on_book_other_us": {"n": len(other), "p50": _pct(other, 0.5), "p90": _pct(other, 0.9)},
+        f"samples_over_{args.anatomy_us:g}us": {
+            "n": anatomy_n[0], "of": anatomy_n[1],
+            "mean_us_by_step": {k: round(v / max(anatomy_n[0], 1) / 1000) for k, v in anatomy.most_common(12) if v}},
         "tick_to_order": {k: res[k] for k in ("tick_to_order_samples", "tick_to_order_p50_us",
                                               "tick_to_order_p99_us", "share_under_1ms")},
     }

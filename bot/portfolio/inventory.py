@@ -13,7 +13,10 @@ from bot.domain import Fill, Symbol
 __all__ = ["Inventory", "Portfolio"]
 
 _ZERO = Decimal(0)
-_MAX_EXEC_IDS = 20_000  # recent ids only: the ledger's execId key is the durable dedupe
+# Recent ids only: the ledger's execId key is the durable dedupe, and the runtime feeds fills that
+# passed it. The window covers replays within minutes (a reconnect's backfill overlap); at 20,000
+# (~3 MB of keys) it read as ~2.5 MB/h of steady RSS growth through a soak's first hour.
+RECENT_EXEC_IDS = 2_000
 
 
 @dataclass(slots=True)
@@ -95,9 +98,10 @@ class Inventory:
 class Portfolio:
     """All symbols' inventories; fills are de-duplicated by execId (replays after reconnects)."""
 
-    def __init__(self, symbols: Iterable[Symbol] = ()) -> None:
+    def __init__(self, symbols: Iterable[Symbol] = (), *, recent_exec_ids: int = RECENT_EXEC_IDS) -> None:
         self.inventories: dict[Symbol, Inventory] = {s: Inventory(s) for s in symbols}
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._recent = recent_exec_ids
 
     def inventory(self, symbol: Symbol) -> Inventory:
         inv = self.inventories.get(symbol)
@@ -110,7 +114,7 @@ class Portfolio:
         if fill.exec_id in self._seen:
             return False
         self._seen[fill.exec_id] = None
-        if len(self._seen) > _MAX_EXEC_IDS:
+        if len(self._seen) > self._recent:
             self._seen.popitem(last=False)
         self.inventory(fill.symbol).apply(fill)
         return True
@@ -141,8 +145,8 @@ class Portfolio:
 
     def snapshot(self) -> dict[str, Any]:
         return {"inventories": {s: i.snapshot() for s, i in self.inventories.items()},
-                "exec_ids": list(self._seen)[-10_000:]}
+                "exec_ids": list(self._seen)}
 
     def restore(self, data: Mapping[str, Any]) -> None:
         self.inventories = {Symbol(s): Inventory.from_snapshot(d) for s, d in data["inventories"].items()}
-        self._seen = OrderedDict.fromkeys(str(e) for e in data.get("exec_ids", []))
+        self._seen = OrderedDict.fromkeys(str(e) for e in list(data.get("exec_ids", []))[-self._recent:])

@@ -53,3 +53,15 @@ def test_snapshot_roundtrip() -> None:
     p2.restore(json_io.loads(json_io.dumps(p.snapshot())))
     assert p2.inventory(SYM) == p.inventory(SYM)
     assert not p2.on_fill(fill(1, Side.BUY, "100", "1.5"))
+
+
+def test_exec_id_window_is_bounded_and_still_dedupes_recent_replays() -> None:
+    p = Portfolio([SYM], recent_exec_ids=100)
+    for i in range(1_000):
+        assert p.on_fill(fill(i, Side.BUY if i % 2 else Side.SELL, "100", "1"))
+    assert len(p.snapshot()["exec_ids"]) == 100  # bounded: the ledger is the durable dedupe
+    assert not p.on_fill(fill(950, Side.BUY, "100", "1"))  # a replay within the window is ignored
+    restored = Portfolio(recent_exec_ids=10)
+    restored.restore(json_io.loads(json_io.dumps(p.snapshot())))
+    assert len(restored.snapshot()["exec_ids"]) == 10
+    assert not restored.on_fill(fill(999, Side.BUY, "100", "1"))
