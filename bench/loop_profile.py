@@ -55,7 +55,12 @@ def main() -> None:
         owner = getattr(cb, "__self__", None)
         if isinstance(owner, asyncio.Task):
             coro: Any = owner.get_coro()
-            return f"{getattr(coro, '__qualname__', coro)} [{owner.get_name()}]"
+            name = owner.get_name()
+            if name.startswith("Task-"):  # one entry per coroutine, not per short-lived task
+                frame = getattr(coro, "cr_frame", None)
+                stream = getattr(frame.f_locals.get("self"), "_kind", None) if frame is not None else None
+                name = f"stream {stream.value}" if stream is not None else "Task"
+            return f"{getattr(coro, '__qualname__', coro)} [{name}]"
         return str(getattr(cb, "__qualname__", repr(cb)))
 
     def timed(self: events.Handle) -> None:

@@ -16,7 +16,7 @@ from bot.risk.guards import RiskGuards
 from bot.risk.reasons import Refusal
 from bot.strategy.book_view import BookView
 from bot.strategy.order_manager import OrderManager
-from bot.strategy.orders import Batch, OrderAction
+from bot.strategy.orders import ActionKind, Batch, OrderAction
 from bot.strategy.quoting import QuoteInputs, QuoteParams, Quotes, quote
 from bot.strategy.volatility import MidVolatility
 
@@ -155,7 +155,10 @@ class QuoteCycle:
         if not actions:
             return _tuple(CycleResult, (symbol, q, (), (), ()))
         can = self.throttle.can_grant
-        if not any(can(k, now_ns=now_ns) for k in {a.kind for a in actions}):
+        kinds: dict[ActionKind, int] = {}
+        for a in actions:
+            kinds[a.kind] = kinds.get(a.kind, 0) + 1
+        if not any(can(k, now_ns=now_ns, items=n) for k, n in kinds.items()):
             # nothing could go out before the budget refills: risk-checking and batching now would
             # be thrown away (at venue limits of ~10 writes/s this is most cycles of a busy book)
             return _tuple(CycleResult, (symbol, q, (), (), actions))

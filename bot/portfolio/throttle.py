@@ -67,9 +67,10 @@ class Throttle:
         left = self._limits[family] - self._used[family]
         return left if left > 0 else 0
 
-    def can_grant(self, kind: ActionKind, *, now_ns: int) -> bool:
-        """Whether one action of this kind could be sent now (single endpoint or batch budget)."""
-        if self.cfg.single_endpoints and self.available(kind.value, now_ns=now_ns) >= 1:
+    def can_grant(self, kind: ActionKind, *, now_ns: int, items: int = 1) -> bool:
+        """Whether any of `items` actions of this kind could be sent now, as `acquire` would batch
+        them: one alone may use its single endpoint; several go through the batch budget."""
+        if items == 1 and self.cfg.single_endpoints and self.available(kind.value, now_ns=now_ns) >= 1:
             return True
         reserve = 0 if kind is ActionKind.CANCEL else self.cfg.cancel_reserve
         return self.available("batch", now_ns=now_ns) - reserve >= 1

@@ -120,3 +120,21 @@ def test_spent_write_budget_defers_without_risk_check_or_batches() -> None:
     assert held.deferred and {a.kind for a in held.deferred} == {ActionKind.AMEND}
     later = c.on_book(SYMS[0], top("2002.0", "2002.5"), now_ns=T0 + 1_100_000_000)
     assert [(b.kind, len(b.actions)) for b in later.batches] == [(ActionKind.AMEND, len(held.deferred))]
+
+
+def test_several_actions_wait_for_the_batch_budget_even_with_a_single_endpoint_free() -> None:
+    # acquire() sends several actions of one kind as one batch, so a free single-amend budget does
+    # not help a re-price of several orders: the cycle defers it before the risk check, as acquire would
+    c = make_cycle()
+    c.throttle = Throttle(ThrottleConfig(batch_per_s=8, amend_per_s=10))
+    first = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0)
+    for b in first.batches:
+        for a in b.actions:
+            c.om.on_ack(a, ok=True)
+    assert c.throttle.can_grant(ActionKind.AMEND, now_ns=T0 + 1)  # one alone could go
+    assert not c.throttle.can_grant(ActionKind.AMEND, now_ns=T0 + 1, items=6)
+    limits = c.guards.cfg
+    c.guards.cfg = limits.model_copy(update={"max_order_notional": D(1)})
+    held = c.on_book(SYMS[0], top("2002.0", "2002.5"), now_ns=T0 + 1)
+    assert not held.batches and not held.refusals
+    assert len(held.deferred) >= 2 and {a.kind for a in held.deferred} == {ActionKind.AMEND}
