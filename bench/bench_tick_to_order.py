@@ -80,7 +80,8 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
         "shutdown_s": round(report.duration_s, 3), "shutdown_ok": report.ok,
         "orders_sent": st["totals"]["orders_sent"], "fills": st["totals"]["fills"],
         "post_only_rejects": st["totals"]["post_only_rejects"],
-        "quote_uptime": {s: round(x.seconds_met / x.seconds, 3) for s, x in (bot.trader.syms.items() if bot.trader else ()) if x.seconds},
+        "quote_uptime": {s: round(x.seconds_met / x.seconds, 3)
+                         for s, x in (bot.trader.syms.items() if bot.trader else ()) if x.seconds},
         "histogram_series": len(list(hist.collect())),
     }
 
