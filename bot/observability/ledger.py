@@ -8,10 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.domain import Fill, OrderLinkId, Side, Symbol
 
-__all__ = ["DailyTotals", "Ledger", "LedgerTotals"]
+__all__ = ["DailyTotals", "Ledger", "LedgerTotals", "OrderRow"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS executions (
@@ -78,6 +79,19 @@ class LedgerTotals:
     fees: Decimal
 
 
+class OrderRow(NamedTuple):
+    """The last known state of one of our orders (`ts_ms` None: the time it is written)."""
+
+    link_id: OrderLinkId
+    order_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    status: str
+    ts_ms: int | None = None
+
+
 def _day(ts_ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ts_ms / 1000))
 
@@ -87,7 +101,9 @@ class Ledger:
     and `INSERT OR IGNORE` on execId makes replays (WS + REST backfill, restarts) idempotent.
     """
 
-    def __init__(self, path: str | Path, *, cache_kib: int = 512) -> None:
+    def __init__(self, path: str | Path, *, cache_kib: int = 512, owner: bool = True) -> None:
+        """`owner=False` opens a second connection for a writer thread (WAL: one writer at a time,
+        readers never blocked): it leaves the clean-shutdown mark to the owner."""
         if cache_kib < 64:
             raise ValueError(f"ledger cache_kib must be >= 64, got {cache_kib}")
         self.path = Path(path)
@@ -108,8 +124,10 @@ class Ledger:
         # (30,000 fills + order upserts: p50 ~90 us with 2 MB, 512 kB or 256 kB).
         db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         db.executescript(_SCHEMA)
+        self.owner = owner
         self.was_clean = self._get_meta("clean_shutdown") in (None, "1")
-        self._set_meta("clean_shutdown", "0")
+        if owner:
+            self._set_meta("clean_shutdown", "0")
 
     @property
     def closed(self) -> bool:
@@ -130,6 +148,10 @@ class Ledger:
 
     def record_fills(self, fills: Iterable[Fill], *, source: str = "ws") -> list[Fill]:
         """Insert fills not seen before (by execId) with their daily totals; returns the new ones."""
+        return self.record_batch(fills, (), source=source)
+
+    def record_batch(self, fills: Iterable[Fill], orders: Iterable[OrderRow], *, source: str = "ws") -> list[Fill]:
+        """Fills (as `record_fills`) and order states (as `record_order`) in one transaction."""
         db = self._conn()
         new: list[Fill] = []
         now_ms = int(time.time() * 1000)
@@ -149,6 +171,8 @@ class Ledger:
                 wm = max(f.ts_exchange_ms for f in new)
                 if wm > self.watermark_ms():
                     self._set_meta("watermark_ms", str(wm))
+            for o in orders:
+                self._upsert_order(db, o, now_ms)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -186,13 +210,18 @@ class Ledger:
     def record_order(self, link_id: OrderLinkId, *, order_id: str, symbol: str, side: str, price: Decimal,
                      qty: Decimal, status: str, ts_ms: int | None = None) -> None:
         """Upsert the last known state of one of our orders."""
-        self._conn().execute(
+        self._upsert_order(self._conn(), OrderRow(link_id, order_id, symbol, side, price, qty, status, ts_ms),
+                           int(time.time() * 1000))
+
+    @staticmethod
+    def _upsert_order(db: sqlite3.Connection, o: OrderRow, now_ms: int) -> None:
+        db.execute(
             "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(order_link_id) DO UPDATE SET "
             "order_id = CASE WHEN excluded.order_id != '' THEN excluded.order_id ELSE orders.order_id END, "
             "price = excluded.price, qty = excluded.qty, status = excluded.status, "
             "updated_ms = excluded.updated_ms",
-            (link_id, order_id, symbol, side, str(price), str(qty), status,
-             ts_ms if ts_ms is not None else int(time.time() * 1000)))
+            (o.link_id, o.order_id, o.symbol, o.side, str(o.price), str(o.qty), o.status,
+             o.ts_ms if o.ts_ms is not None else now_ms))
 
     def watermark_ms(self) -> int:
         """exchange time of the newest recorded execution (0 when empty): backfill starts here."""
@@ -236,12 +265,13 @@ class Ledger:
         self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
-        """Checkpoint, mark the shutdown clean and close; idempotent."""
+        """Checkpoint, mark the shutdown clean and close (the owner only); idempotent."""
         if self._db is None:
             return
         try:
-            self._set_meta("clean_shutdown", "1")
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if self.owner:
+                self._set_meta("clean_shutdown", "1")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._db.close()
             self._db = None

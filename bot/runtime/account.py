@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import ExchangeError
 from bot.exchange.events import Execution, OrderUpdate, PositionUpdate
+from bot.observability.ledger import OrderRow
 from bot.observability.logging import get_logger
 from bot.runtime import reconcile
 from bot.strategy.orders import ActionKind
@@ -25,6 +27,8 @@ async def after_private_reconnect(t: Trader) -> None:
     """Fills and order changes may have been missed while down: backfill, resync, re-arm DCP."""
     assert t.venue is not None
     try:
+        if t.ledger_writer is not None:  # the backfill compares with the ledger: it must hold every fill seen
+            await asyncio.to_thread(t.ledger_writer.flush)
         new = await reconcile.backfill_executions(t.venue.client, t.ledger, list(t.syms))
         on_fills(t, new, recorded=True)
         live = await reconcile.open_ours(t.venue.client, list(t.syms), t.cfg.order_link_prefix)
@@ -58,15 +62,30 @@ def on_order(t: Trader, ev: OrderUpdate) -> None:
         if rejected and ev.symbol in t.syms:
             t.syms[ev.symbol].post_only_rejects += 1
             t.metrics.post_only_rejects.labels(ev.symbol).inc()
-    t.ledger.record_order(ev.order_link_id, order_id=ev.order_id, symbol=ev.symbol, side=str(ev.side),
-                             price=ev.price, qty=ev.qty, status=str(ev.status), ts_ms=ev.updated_time_ms or None)
+    row = OrderRow(ev.order_link_id, ev.order_id, ev.symbol, str(ev.side), ev.price, ev.qty, str(ev.status),
+                   ev.updated_time_ms or None)
+    if t.ledger_writer is not None:
+        t.ledger_writer.order(row)
+    else:
+        t.ledger.record_batch((), (row,))
     if t.recorder is not None:
         t.recorder.record("order", plain(ev))
 
 
 def on_fills(t: Trader, execs: list[Execution], *, recorded: bool = False) -> None:
+    """Fills into the ledger (unless `recorded` already) and, once each by execId, everywhere else.
+
+    With the writer thread, the portfolio's recent-execId window is what keeps a replayed fill
+    from counting twice here; the ledger's execId key keeps it once on disk.
+    """
     fills = [e.to_fill() for e in execs if e.symbol in t.syms]
-    new = fills if recorded else t.ledger.record_fills(fills)
+    if recorded:
+        new = fills
+    elif t.ledger_writer is not None:
+        t.ledger_writer.fills(fills)
+        new = fills
+    else:
+        new = t.ledger.record_fills(fills)
     m = t.metrics
     for f in new:
         if not t.portfolio.on_fill(f):

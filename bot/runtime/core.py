@@ -273,8 +273,11 @@ class Bot:
         if self.recorder is not None:  # the fast exit has no close_recorder step: keep the records
             self.recorder.flush()
         if self.ledger is not None and not self.ledger.closed:
-            if self.trader is not None and self.trader.started:
-                self.trader.record_daily_pnl()
+            if self.trader is not None:
+                if not self.trader.close_ledger_writer():
+                    log.warning("ledger_writer_not_drained", note="queued writes are backfilled on the next start")
+                if self.trader.started:
+                    self.trader.record_daily_pnl()
             self.ledger.close()
 
     def _step_close_recorder(self) -> None:

@@ -25,6 +25,7 @@ from bot.exchange.events import (
     WalletUpdate,
 )
 from bot.observability.ledger import Ledger
+from bot.observability.ledger_writer import LedgerWriter
 from bot.observability.logging import get_logger
 from bot.observability.metrics import Metrics
 from bot.observability.recorder import Recorder
@@ -79,6 +80,7 @@ class Trader:
         self.cfg = cfg
         self.metrics = metrics
         self.ledger = ledger
+        self.ledger_writer: LedgerWriter | None = None  # stream fills and order states, off the loop
         self.recorder = recorder
         self.latency = latency
         self._on_first_quote = on_first_quote
@@ -143,6 +145,7 @@ class Trader:
             self.om.on_order_update(account.om_update(o))
         self._replay_ledger(rep.positions)
         self.wallet = rep.wallet
+        self.ledger_writer = LedgerWriter(self.ledger.path)
         restored = snapshots.restore_all(self.snapshottables())
         log.info("snapshots_restored", **{k: v for k, v in restored.items()})
         self._public = client.public_stream(symbols, depth=50)
@@ -428,6 +431,10 @@ class Trader:
                 self.wallet = ev
             elif isinstance(ev, StreamState):
                 await self._on_stream_state(ev)
+
+    def close_ledger_writer(self, timeout_s: float = 5.0) -> bool:
+        """Commit the queued ledger writes and stop the writer thread (before the ledger closes)."""
+        return self.ledger_writer.close(timeout_s) if self.ledger_writer is not None else True
 
     def record_daily_pnl(self) -> None:
         """Realized PnL net of fees per symbol into the ledger's daily table (every minute and at stop)."""
