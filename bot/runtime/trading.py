@@ -291,7 +291,7 @@ class Trader:
                 now = time.time_ns()
                 for ev in batch:
                     if isinstance(ev, BookUpdate):
-                        self.recorder.record("book", ev.raw, ts_ns=now)
+                        self.recorder.record_raw("book", ev.raw, ts_ns=now)
                     elif not isinstance(ev, StreamState):
                         self.recorder.record(type(ev).__name__.lower(), account.plain(ev), ts_ns=now)
 

@@ -71,11 +71,18 @@ def test_recorder_rotates_prunes_and_replays(tmp_path: Path) -> None:
         if i % 100 == 99:
             rec.flush()
     rec.record("raw", b'{"topic":"orderbook.1.BTCUSDT"}')
+    rec.record_raw("msg", b'{"topic":"orderbook.1.BTCUSDT","data":{"b":[["1.5","2"]],"s":"a\\"b"}}')
+    rec.record_raw("msg", b'{"topic":\n"x"}')  # a line break: stored as a string
+    rec.record_raw("msg", b"")
     rec.close()
     files = sorted((tmp_path / "rec").iterdir())
     assert 1 <= len(files) <= 3
     got = list(read_records(tmp_path / "rec"))
-    assert got[-1].kind == "raw" and got[-1].data == '{"topic":"orderbook.1.BTCUSDT"}'
+    assert got[-4].kind == "raw" and got[-4].data == '{"topic":"orderbook.1.BTCUSDT"}'
+    # record_raw embeds the message as JSON; it reads back as the same document, in a string
+    assert [r.kind for r in got[-3:]] == ["msg"] * 3
+    assert json_io.loads(got[-3].data) == {"topic": "orderbook.1.BTCUSDT", "data": {"b": [["1.5", "2"]], "s": 'a"b'}}
+    assert got[-2].data == '{"topic":\n"x"}' and got[-1].data == ""
     idx = [r.data["i"] for r in got if r.kind == "book"]
     assert idx == sorted(idx) and idx[-1] == 2999
 
