@@ -79,6 +79,10 @@ class BookUpdate:
     depth: int = 0
     cts_ms: int = 0  # matching-engine time (comparable with Trade.ts_exchange_ms)
     coalesced: bool = False
+    # Set when the stream already applied the message to the consumer's own book on arrival
+    # (BybitStream.attach_books): (bid ticks, bid lots, ask ticks, ask lots, resync needed) right
+    # after it, and the levels are not parsed into `bids` / `asks`.
+    applied: tuple[int | None, int | None, int | None, int | None, bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,9 @@ class Trader:
         restored = snapshots.restore_all(self.snapshottables())
         log.info("snapshots_restored", **{k: v for k, v in restored.items()})
         self._public = client.public_stream(symbols, depth=50)
+        attach = getattr(self._public, "attach_books", None)
+        if attach is not None:  # book messages go straight into our Rust books as they arrive
+            attach({s: st.book for s, st in self.syms.items()})
         self._private = client.private_stream()
         trade_channel = getattr(client, "trade_channel", None) if getattr(client, "ws_trade_url", None) else None
         if self.cfg.exchange.order_entry == "ws" and trade_channel is not None:
@@ -300,6 +303,21 @@ class Trader:
         st = self.syms.get(ev.symbol)
         if st is None:
             return False
+        applied = ev.applied
+        if applied is not None:  # the stream applied it to st.book already (and handles resyncs)
+            bid_t, _bl, ask_t, _al, resync = applied
+            if resync:
+                if st.trusted:
+                    log.warning("book_resync", symbol=ev.symbol, reason=str(st.book.resync_reason))
+                st.trusted = False
+                return True
+            if not st.trusted:
+                st.trusted = True
+                log.info("book_trusted", symbol=ev.symbol)
+            st.book_ts_ns = ev.ts_recv_ns
+            if bid_t is not None and ask_t is not None:
+                st.vol.update(bid_t, ask_t, ev.ts_recv_ns)
+            return True
         try:
             bid_t, _bl, ask_t, _al, _u, resync = st.book.apply_message(ev.raw)
         except BookError as exc:
@@ -333,7 +351,8 @@ class Trader:
         """The runtime's reasons to quote nothing, before the guards and the model have a say."""
         if not self.quoting:
             return "paused"
-        if not st.trusted or self.conn["public"] != "connected":
+        book = st.book  # read now: the stream may have applied newer messages than this cycle's
+        if not st.trusted or self.conn["public"] != "connected" or book.resync_needed or not book.has_snapshot:
             return "book_untrusted"
         if self.conn["private"] != "connected":
             return "private_down"

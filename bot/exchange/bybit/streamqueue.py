@@ -12,13 +12,14 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
 from bot.common import json_io
 from bot.domain import Level, Symbol
 from bot.exchange.bybit.wire import dec_str
 from bot.exchange.events import BookUpdate, ExchangeEvent
 
-__all__ = ["BookMirror", "DeltaVerdict", "EventQueue", "check_delta"]
+__all__ = ["AppliedBook", "BookMirror", "DeltaVerdict", "EventQueue", "NativeBook", "check_delta"]
 
 
 def check_delta(last_u: int | None, u: int) -> str:
@@ -86,9 +87,41 @@ class BookMirror:
                           cts_ms=self.cts_ms, coalesced=True)
 
 
+class NativeBook(Protocol):
+    """What the stream needs of a consumer's book to apply messages to it (bot.book.OrderBook)."""
+
+    def apply_message(self, raw: bytes) -> tuple[int | None, int | None, int | None, int | None, int, bool]: ...
+    def bbo_ticks(self) -> tuple[int | None, int | None, int | None, int | None]: ...
+    def clear(self) -> None: ...
+    @property
+    def has_snapshot(self) -> bool: ...
+    @property
+    def resync_needed(self) -> bool: ...
+    @property
+    def resync_reason(self) -> str | None: ...
+
+
+class AppliedBook:
+    """The mirror of a book the stream applies messages to directly: a behind consumer's backlog
+    collapses into one event carrying the book's current top (nothing to rebuild or re-apply)."""
+
+    __slots__ = ("book", "symbol")
+
+    def __init__(self, symbol: Symbol, book: NativeBook) -> None:
+        self.symbol = symbol
+        self.book = book
+
+    def snapshot_event(self, ts_recv_ns: int) -> BookUpdate:
+        b = self.book
+        bid_t, bid_l, ask_t, ask_l = b.bbo_ticks()
+        return BookUpdate(symbol=self.symbol, is_snapshot=False, update_id=0, seq=0, bids=(), asks=(),
+                          ts_exchange_ms=0, ts_recv_ns=ts_recv_ns, coalesced=True,
+                          applied=(bid_t, bid_l, ask_t, ask_l, b.resync_needed or not b.has_snapshot))
+
+
 @dataclass(slots=True)
 class _BookSlot:
-    mirror: BookMirror
+    mirror: BookMirror | AppliedBook
     frames: deque[BookUpdate] = field(default_factory=deque)
     queued: bool = False
     coalesced: bool = False
@@ -112,7 +145,7 @@ class EventQueue:
         self._q.append(ev)
         self._ready.set()
 
-    def put_book(self, ev: BookUpdate, mirror: BookMirror) -> None:
+    def put_book(self, ev: BookUpdate, mirror: BookMirror | AppliedBook) -> None:
         slot = self._slots.get(ev.symbol)
         if slot is None or slot.mirror is not mirror:
             slot = self._slots[ev.symbol] = _BookSlot(mirror)

@@ -163,3 +163,60 @@ async def test_private_stream_reauths_and_resubscribes_after_a_drop(sim: SimServ
     assert len(sim.stats.attempts("private")) == 2
     assert c.metrics is not None
     assert c.metrics.registry.get_sample_value("ws_reconnect_attempts_total", {"ws_type": "private"}) == 1
+
+
+async def test_attached_book_is_applied_on_arrival_and_a_gap_resubscribes_once(
+        sim: SimServer, client_factory: Make) -> None:
+    c = client_factory()
+    stream = c.public_stream([BTC], trades=False, tickers=False)
+    book = OrderBook("0.10", "0.001", 50)
+    stream.attach_books({BTC: book})
+    runner = asyncio.ensure_future(stream.run())
+
+    def applied(s: list[ExchangeEvent], *, resync: bool) -> list[BookUpdate]:
+        return [e for e in s if isinstance(e, BookUpdate) and e.applied is not None and e.applied[4] is resync]
+
+    try:
+        seen = await collect(stream, lambda s: len(applied(s, resync=False)) >= 5)
+        assert book.has_snapshot and not book.resync_needed
+        sim.faults.book_gap("BTCUSDT")
+        seen += await collect(stream, lambda s: bool(applied(s, resync=True))
+                              and isinstance(s[-1], BookUpdate) and s[-1].applied is not None
+                              and not s[-1].applied[4])
+    finally:
+        stream.close()
+        await runner
+    books = [e for e in seen if isinstance(e, BookUpdate)]
+    assert all(b.applied is not None and b.bids == () and b.asks == () for b in books)  # no levels parsed
+    assert not stream.mirrors  # and no Decimal mirror kept
+    # the same messages, applied to a second book in order, give the tops the stream reported
+    replay = OrderBook("0.10", "0.001", 50)
+    for b in books:
+        assert b.applied is not None
+        top = replay.apply_message(b.raw)
+        assert (top[0], top[1], top[2], top[3], top[5]) == b.applied
+    resyncs = [e for e in seen if isinstance(e, StreamState) and e.status is StreamStatus.RESYNC_REQUIRED]
+    assert [(e.reason, e.symbols) for e in resyncs] == [("sequence", (BTC,))]  # one resubscribe per gap
+    assert len(sim.stats.attempts("public")) == 1
+
+
+async def test_attached_book_backlog_collapses_into_the_books_current_top(
+        sim: SimServer, client_factory: Make) -> None:
+    c = client_factory()
+    stream = c.public_stream([BTC], trades=False, tickers=False)
+    stream.queue.book_backlog = 3
+    book = OrderBook("0.10", "0.001", 50)
+    stream.attach_books({BTC: book})
+    runner = asyncio.ensure_future(stream.run())
+    try:
+        await asyncio.sleep(1.5)  # the consumer is "busy": the reader keeps applying regardless
+        assert stream.queue.coalesced_total >= 1
+        events = []
+        while (ev := stream.queue.get_nowait()) is not None:
+            events.append(ev)
+        now = book.bbo_ticks()
+    finally:
+        stream.close()
+        await runner
+    merged = [e for e in events if isinstance(e, BookUpdate) and e.coalesced]
+    assert merged and merged[-1].applied == (*now, False)
