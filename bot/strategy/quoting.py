@@ -141,7 +141,7 @@ class ObligationStatus(NamedTuple):
     """
 
     met: bool
-    failures: tuple[str, ...]  # "max_spread", "min_size_bid", "min_size_ask"
+    failures: tuple[str, ...]  # "no_bid", "no_ask", "max_spread", "min_size_bid", "min_size_ask"
     spread_ticks: int | None  # best ask - best bid of our quotes (None: a side is missing)
     fair_u: int  # the fair price in millionths of a tick
     bid_tl: int  # best bid notional in tick-lots (price ticks x lots)
@@ -233,7 +233,7 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
     Half-spread = max(floor ticks, vol_multiplier x sigma, maker fee x fair price); the
     reservation price moves against the position by about q x risk_aversion x variance (q in
     levels, variance in ticks^2, floored at 1), bounded by the half-spread; the side adding to
-    the position shrinks, and resting size on each side never lets |position| exceed
+    the position shrinks and the reducing side grows, and resting size on each side never lets |position| exceed
     max_position_notional. Bids are floored and asks ceiled to the tick grid; a bid is always
     below the best ask and below our own lowest ask (in-flight targets included), an ask above
     the best bid and our own highest bid. Integer arithmetic throughout (see _S).
@@ -299,28 +299,34 @@ def quote(book: BookView, inputs: QuoteInputs, p: QuoteParams, *, now_ns: int) -
 
     bid_lots = ask_lots = base_lots
     if pos_u and max_lots_u > 0:
-        frac_u = pos_u * _S // max_lots_u
+        # |position| / cap, floored the same way for a long and a short
+        frac_u = (pos_u if pos_u > 0 else -pos_u) * _S // max_lots_u
         if frac_u > _S:
             frac_u = _S
-        elif frac_u < -_S:
-            frac_u = -_S
-        # the side adding to the position shrinks, but keeps the minimum size until the cap
+        # the side adding to the position shrinks, but keeps the minimum size until the cap; the
+        # reducing side grows by as much (at most 2x): where takers sweep whole sides, sizes, not
+        # prices, decide how fast the position comes back
         floor_lots = p.min_lots if p.min_lots < base_lots else base_lots
-        if frac_u > 0:
-            bid_lots = max(base_lots * (_S - p.size_skew_u * frac_u // _S) // _S, floor_lots)
+        tilt_u = p.size_skew_u * frac_u // _S
+        shrunk = max(base_lots * (_S - tilt_u) // _S, floor_lots)
+        grown = min(base_lots * (_S + tilt_u) // _S, p.max_lots)
+        if pos_u > 0:
+            bid_lots, ask_lots = shrunk, grown
         else:
-            ask_lots = max(base_lots * (_S + p.size_skew_u * frac_u // _S) // _S, floor_lots)
+            bid_lots, ask_lots = grown, shrunk
     buy_cap = (max_lots_u - pos_u) // _S if max_lots_u > pos_u else 0
     sell_cap = (max_lots_u + pos_u) // _S if max_lots_u > -pos_u else 0
     bids, bid_tl = _side(Side.BUY, bid0, -p.level_spacing_ticks, bid_lots, buy_cap, p)
     asks, ask_tl = _side(Side.SELL, ask0, p.level_spacing_ticks, ask_lots, sell_cap, p)
     spread = asks[0].price_ticks - bids[0].price_ticks if bids and asks else None
     failures: tuple[str, ...] = ()
-    if spread is None or spread * 10_000 * _S * _S > p.max_spread_bps_u * fair_u:
+    if spread is None:  # a side with no level at all (the position cap left no room for a minimum order)
+        failures += (("no_bid",) if not bids else ()) + (("no_ask",) if not asks else ())
+    elif spread * 10_000 * _S * _S > p.max_spread_bps_u * fair_u:
         failures += ("max_spread",)
-    if bid_tl < p.min_quote_tl:
+    if bids and bid_tl < p.min_quote_tl:
         failures += ("min_size_bid",)
-    if ask_tl < p.min_quote_tl:
+    if asks and ask_tl < p.min_quote_tl:
         failures += ("min_size_ask",)
     obligations = _tuple(ObligationStatus, (not failures, failures, spread, fair_u, bid_tl, ask_tl, tl))
     return _tuple(Quotes, (inst.symbol, bids, asks, fair_u, res_u, half_u, obligations, None))

@@ -184,3 +184,23 @@ def test_position_cap_outranks_the_obligation_floor() -> None:
               params(min_quote_notional=D(1000)), now_ns=NOW)
     assert sum(b.qty for b in q.bids) * D("64000") <= D("130")
     assert q.obligations is not None and "min_size_bid" in q.obligations.failures
+    # no room at all for the venue's minimum order: the side is missing, and says so
+    full = quote(book(), inputs(level_notional=D("65"), max_position_notional=D("130"), position=D("0.002")),
+                 params(), now_ns=NOW)
+    assert not full.bids and full.asks
+    assert full.obligations is not None and full.obligations.failures == ("no_bid",)
+
+
+def test_the_reducing_side_grows_as_the_adding_side_shrinks() -> None:
+    # 650 quote per level is 10 lots; a position of 40% of the cap tilts both sides by 0.5 x 40%
+    flat = quote(book(), inputs(level_notional=D("650"), max_position_notional=D("6400")), params(), now_ns=NOW)
+    assert {lv.qty for lv in flat.levels} == {D("0.010")}
+    long_q = quote(book(), inputs(level_notional=D("650"), max_position_notional=D("6400"), position=D("0.04")),
+                   params(), now_ns=NOW)
+    assert long_q.bids[1].qty == D("0.008") and long_q.asks[1].qty == D("0.012")
+    short_q = quote(book(), inputs(level_notional=D("650"), max_position_notional=D("6400"), position=D("-0.04")),
+                    params(), now_ns=NOW)
+    assert short_q.bids[1].qty == D("0.012") and short_q.asks[1].qty == D("0.008")
+    none = quote(book(), inputs(level_notional=D("650"), max_position_notional=D("6400"), position=D("0.04")),
+                 params(size_skew=D(0)), now_ns=NOW)
+    assert {lv.qty for lv in none.levels} == {D("0.010")}
