@@ -43,6 +43,16 @@ def _external_sim(speed: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
     return proc, info
 
 
+def _pin(sim_pid: int) -> None:
+    """The emulator on the last CPU, this process on the others: as a venue on another machine, its
+    wake-ups do not preempt the bot (each order write woke it on the bot's CPU: ~0.4 ms per send)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least 2 CPUs")
+    os.sched_setaffinity(sim_pid, {cpus[-1]})
+    os.sched_setaffinity(0, set(cpus[:-1]))
+
+
 async def _run(args: argparse.Namespace) -> dict[str, object]:
     state = Path(tempfile.mkdtemp(prefix="mm-bench-"))
     sets = [f"state_dir={json_io.dumps_str(str(state))}", "monitoring.web_port=0", "rollout.enabled=false"]
@@ -50,6 +60,8 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
     sim_proc = None
     if args.external:
         sim_proc, info = _external_sim(args.speed)
+        if getattr(args, "pin", False):
+            _pin(sim_proc.pid)
         ws = info["WS"].rstrip("/")
         sets += [f"exchange.rest_url={json_io.dumps_str(info['REST'])}",
                  f"exchange.ws_public_url={json_io.dumps_str(ws + '/v5/public')}",
@@ -91,6 +103,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--external", action="store_true", help="emulator in a child process (python -m bot.sim)")
+    ap.add_argument("--pin", action="store_true", help="with --external: emulator and bot on separate CPUs")
     args = ap.parse_args()
     sys.stdout.write(json_io.dumps_str(asyncio.run(_run(args)), indent=True) + "\n")
 

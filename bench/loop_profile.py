@@ -24,8 +24,11 @@ from typing import Any
 import bench_tick_to_order as t2o
 
 from bot.common import json_io
+from bot.observability import recorder as recorder_mod
 from bot.portfolio import cycle as cycle_mod
+from bot.runtime import account as account_mod
 from bot.runtime import sender as sender_mod
+from bot.runtime import trading as trading_mod
 
 
 def _pct(xs: list[int], p: float) -> float | None:
@@ -40,6 +43,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=20.0)
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--external", action="store_true", help="emulator in a child process")
+    ap.add_argument("--pin", action="store_true", help="with --external: emulator and bot on separate CPUs")
     ap.add_argument("--slow-us", type=float, default=300.0, help="a step at least this long is listed")
     ap.add_argument("--anatomy-us", type=float, default=1000.0,
                     help="tick-to-order samples at least this long are broken down by the steps they waited on")
@@ -63,7 +67,11 @@ def main() -> None:
             return f"{getattr(coro, '__qualname__', coro)} [{name}]"
         return str(getattr(cb, "__qualname__", repr(cb)))
 
+    parts: collections.Counter[str] = collections.Counter()  # the current step's time by part
+    slow_parts: collections.Counter[str] = collections.Counter()  # summed over slow steps
+
     def timed(self: events.Handle) -> None:
+        parts.clear()
         t = time.monotonic_ns()  # the clock of BookUpdate.ts_recv_ns
         run_step(self)
         end = time.monotonic_ns()
@@ -76,6 +84,27 @@ def main() -> None:
             name = step_name(cb)
             slow_n[name] += 1
             slow_ns[name] += dt
+            if parts:
+                slow_parts.update({f"{name}: {k}": v for k, v in parts.items()})
+                slow_parts[f"{name}: (rest)"] += dt - sum(parts.values())
+
+    def part(label: str, fn: Any) -> Any:
+        def wrapped(*a: Any, **k: Any) -> Any:
+            t = time.monotonic_ns()
+            try:
+                return fn(*a, **k)
+            finally:
+                parts[label] += time.monotonic_ns() - t
+        return wrapped
+
+    trader_cls = trading_mod.Trader
+    trader_cls._apply_book = part("apply_book", trader_cls._apply_book)  # type: ignore[method-assign]
+    cycle_mod.QuoteCycle.on_book = part("QuoteCycle.on_book", cycle_mod.QuoteCycle.on_book)  # type: ignore[method-assign]
+    for meth in ("record", "record_raw"):
+        setattr(recorder_mod.Recorder, meth, part(f"recorder.{meth}", getattr(recorder_mod.Recorder, meth)))
+    for fn in ("on_fills", "on_order"):
+        setattr(account_mod, fn, part(f"account.{fn}", getattr(account_mod, fn)))
+    sender_mod.OrderSender.submit = part("sender.submit", sender_mod.OrderSender.submit)  # type: ignore[method-assign]
 
     anatomy_limit = int(args.anatomy_us * 1000)
     anatomy: collections.Counter[str] = collections.Counter()
@@ -112,13 +141,14 @@ def main() -> None:
     sender_mod.OrderSender._send_tracked = traced_send  # type: ignore[method-assign]
     cycle_mod.QuoteCycle.on_book = timed_on_book  # type: ignore[method-assign]
     res = asyncio.run(t2o._run(argparse.Namespace(duration=args.duration, speed=args.speed,
-                                                  external=args.external)))
+                                                  external=args.external, pin=args.pin)))
     out = {
         "loop_steps": busy[1], "loop_busy_s": round(busy[0] / 1e9, 3),
         f"steps_over_{args.slow_us:g}us": [
             {"task": k, "n": n, "mean_us": round(slow_ns[k] / n / 1000)} for k, n in slow_n.most_common(12)],
         "on_book_sending_us": {"n": len(sent), "p50": _pct(sent, 0.5), "p90": _pct(sent, 0.9)},
         "on_book_other_us": {"n": len(other), "p50": _pct(other, 0.5), "p90": _pct(other, 0.9)},
+        f"steps_over_{args.slow_us:g}us_by_part_ms": {k: round(v / 1e6, 1) for k, v in slow_parts.most_common(14)},
         f"samples_over_{args.anatomy_us:g}us": {
             "n": anatomy_n[0], "of": anatomy_n[1],
             "mean_us_by_step": {k: round(v / max(anatomy_n[0], 1) / 1000) for k, v in anatomy.most_common(12) if v}},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,6 @@ _OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 def _default(obj: Any) -> Any:
     # Decimal must stay exact on the wire: Bybit sends money as strings, so do we.
-    from decimal import Decimal
-
     if isinstance(obj, Decimal):
         return str(obj)
     if isinstance(obj, (set, frozenset)):

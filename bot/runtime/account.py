@@ -120,6 +120,14 @@ def om_update(u: OrderUpdate) -> OmUpdate:
 
 
 def plain(ev: object) -> dict[str, Any]:
-    """The scalar fields of an event, for the recorder."""
-    slots = getattr(type(ev), "__slots__", ())
-    return {k: getattr(ev, k) for k in slots if k != "raw" and isinstance(getattr(ev, k), (str, int, Decimal))}
+    """The scalar fields of an event, for the recorder; Decimals already as strings (orjson calls
+    back into Python for each Decimal: a ticker's record cost ~17 us of the event loop, ~4 us now)."""
+    out: dict[str, Any] = {}
+    for k in getattr(type(ev), "__slots__", ()):
+        v = getattr(ev, k)
+        t = type(v)
+        if t is Decimal:
+            out[k] = str(v)
+        elif k != "raw" and isinstance(v, (str, int, Decimal)):
+            out[k] = v
+    return out

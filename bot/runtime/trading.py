@@ -292,11 +292,13 @@ class Trader:
                 await asyncio.sleep(0)
             if self.recorder is not None:  # bookkeeping waits until the quotes went out
                 now = time.time_ns()
-                for ev in batch:
+                for i, ev in enumerate(batch):
                     if isinstance(ev, BookUpdate):
                         self.recorder.record_raw("book", ev.raw, ts_ns=now)
                     elif not isinstance(ev, StreamState):
                         self.recorder.record(type(ev).__name__.lower(), account.plain(ev), ts_ns=now)
+                    if i % 32 == 31:  # a long backlog is recorded in slices: a book update may come first
+                        await asyncio.sleep(0)
 
     def _apply_book(self, ev: BookUpdate) -> bool:
         """Feed the raw message to the Rust book; True when the symbol should re-quote."""
