@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from bot.book import OrderBook
 from bot.config import AppConfig
-from bot.domain import Category, Fill, Instrument, Side, Symbol
-from bot.errors import BookError
+from bot.domain import Category, Instrument, Side, Symbol
 from bot.exchange.base import EventStream, FeeRate
 from bot.exchange.events import (
     BookUpdate,
@@ -37,11 +35,11 @@ from bot.portfolio.throttle import Throttle
 from bot.risk.guards import RiskGuards
 from bot.risk.reasons import Reason
 from bot.runtime import account, reconcile, report
+from bot.runtime.books import SymbolState
 from bot.runtime.sender import OrderSender
 from bot.runtime.snapshots import SnapshotStore, Snapshottable
 from bot.runtime.tasks import LatencyStats, every
 from bot.runtime.venue import Venue, open_venue
-from bot.strategy.book_view import BookView, GridTop, TopOfBook
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.orders import OrderLinkIds
 from bot.strategy.quoting import QuoteParams
@@ -51,25 +49,6 @@ __all__ = ["Trader"]
 
 log = get_logger(__name__)
 _ZERO = Decimal(0)
-
-
-@dataclass(slots=True)
-class SymbolState:
-    inst: Instrument
-    book: OrderBook
-    params: QuoteParams
-    vol: MidVolatility
-    book_ts_ns: int = 0
-    trusted: bool = False  # a snapshot arrived since the last disconnect / resync
-    obligations_met: bool = False
-    unmet: str = "no_quote_yet"  # the last cycle's hold/guard reason or first failed obligation
-    post_only_rejects: int = 0
-    seconds: int = 0  # portfolio ticks seen, and those with the obligations met: quote uptime
-    seconds_met: int = 0
-    recent_fills: list[Fill] = field(default_factory=list)
-
-    def mid(self) -> Decimal | None:
-        return self.book.mid() if self.book.has_snapshot else None
 
 
 class Trader:
@@ -301,60 +280,19 @@ class Trader:
                         await asyncio.sleep(0)
 
     def _apply_book(self, ev: BookUpdate) -> bool:
-        """Feed the raw message to the Rust book; True when the symbol should re-quote."""
+        """Take one book update; True when its symbol should re-quote."""
         st = self.syms.get(ev.symbol)
         if st is None:
             return False
-        applied = ev.applied
-        if applied is not None:  # the stream applied it to st.book already (and handles resyncs)
-            bid_t, _bl, ask_t, _al, resync = applied
-            if resync:
-                if st.trusted:
-                    log.warning("book_resync", symbol=ev.symbol, reason=str(st.book.resync_reason))
-                st.trusted = False
-                return True
-            if not st.trusted:
-                st.trusted = True
-                log.info("book_trusted", symbol=ev.symbol)
-            st.book_ts_ns = ev.ts_recv_ns
-            if bid_t is not None and ask_t is not None:
-                st.vol.update(bid_t, ask_t, ev.ts_recv_ns)
-            return True
-        try:
-            bid_t, _bl, ask_t, _al, _u, resync = st.book.apply_message(ev.raw)
-        except BookError as exc:
-            log.warning("book_rejected", symbol=ev.symbol, error=str(exc))
-            resync, bid_t, ask_t = True, None, None
-        if resync:
-            if st.trusted:
-                log.warning("book_resync", symbol=ev.symbol, reason=str(st.book.resync_reason))
-            st.trusted = False
-            assert self._public is not None
-            self._public.request_resync(ev.symbol)
-            return True  # re-quote: pulls this symbol's orders while the book is untrusted
-        if ev.is_snapshot and not st.trusted:
-            st.trusted = True
-            log.info("book_trusted", symbol=ev.symbol)
-        st.book_ts_ns = ev.ts_recv_ns
-        if bid_t is not None and ask_t is not None:
-            st.vol.update(bid_t, ask_t, ev.ts_recv_ns)
+        assert self._public is not None
+        st.on_book(ev, self._public.request_resync)
         return True
-
-    def _view(self, st: SymbolState, now_ns: int) -> BookView:
-        """The book's top for the quote cycle; `now_ns` is wall-clock (the guards derive the UTC day
-        from it) and the book's age comes from its monotonic arrival time, mapped onto that clock."""
-        ts = now_ns - (time.monotonic_ns() - st.book_ts_ns)
-        ticks = st.book.bbo_ticks()
-        if ticks[0] is None or ticks[1] is None or ticks[2] is None or ticks[3] is None:
-            return TopOfBook.of(st.book, ts)
-        return GridTop((ticks[0], ticks[1], ticks[2], ticks[3]), ts, st.inst.tick_size, st.inst.qty_step)
 
     def _hold(self, st: SymbolState) -> str | None:
         """The runtime's reasons to quote nothing, before the guards and the model have a say."""
         if not self.quoting:
             return "paused"
-        book = st.book  # read now: the stream may have applied newer messages than this cycle's
-        if not st.trusted or self.conn["public"] != "connected" or book.resync_needed or not book.has_snapshot:
+        if self.conn["public"] != "connected" or st.untrusted():
             return "book_untrusted"
         if self.conn["private"] != "connected":
             return "private_down"
@@ -368,7 +306,7 @@ class Trader:
         async with self._lock:
             st = self.syms[sym]
             now = time.time_ns()
-            res = cycle.on_book(sym, self._view(st, now), now_ns=now, hold=self._hold(st))
+            res = cycle.on_book(sym, st.view(now), now_ns=now, hold=self._hold(st))
             q = res.quotes
             key = (sym, q.reason or "quoted")
             counter = self._quote_counters.get(key)
