@@ -68,7 +68,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
                  f"exchange.ws_private_url={json_io.dumps_str(ws + '/v5/private')}",
                  f"exchange.ws_trade_url={json_io.dumps_str(ws + '/v5/trade')}"]
         env.update({"BYBIT_API_KEY": info["KEY"], "BYBIT_API_SECRET": info["SECRET"]})
-    cfg = load_config(None, env=env, overrides=sets)
+    cfg = load_config(None, env=env, overrides=sets + list(getattr(args, "set", None) or []))
     bot = Bot(cfg, BotOptions(duration_s=args.duration, install_signals=False))
     t0 = time.monotonic()
     try:
@@ -92,6 +92,8 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
         "shutdown_s": round(report.duration_s, 3), "shutdown_ok": report.ok,
         "orders_sent": st["totals"]["orders_sent"], "fills": st["totals"]["fills"],
         "post_only_rejects": st["totals"]["post_only_rejects"],
+        "position_notional": {s: str(bot.trader.portfolio.inventory(s).position * (x.mid() or 0))
+                              for s, x in (bot.trader.syms.items() if bot.trader else ())},
         "quote_uptime": {s: round(x.seconds_met / x.seconds, 3)
                          for s, x in (bot.trader.syms.items() if bot.trader else ()) if x.seconds},
         "histogram_series": len(list(hist.collect())),
@@ -104,6 +106,7 @@ def main() -> None:
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--external", action="store_true", help="emulator in a child process (python -m bot.sim)")
     ap.add_argument("--pin", action="store_true", help="with --external: emulator and bot on separate CPUs")
+    ap.add_argument("--set", action="append", default=[], help="config override KEY=VALUE (repeatable)")
     args = ap.parse_args()
     sys.stdout.write(json_io.dumps_str(asyncio.run(_run(args)), indent=True) + "\n")
 
