@@ -29,6 +29,16 @@ async def collect(stream: BybitStream, until: Callable[[list[ExchangeEvent]], bo
     return seen
 
 
+async def busy_then_drain(stream: BybitStream) -> list[ExchangeEvent]:
+    """Leave the stream unread long enough for a book backlog to collapse, then take what is queued."""
+    await asyncio.sleep(1.5)  # the consumer is "busy": the reader keeps reading regardless
+    assert stream.queue.coalesced_total >= 1
+    events: list[ExchangeEvent] = []
+    while (ev := stream.queue.get_nowait()) is not None:
+        events.append(ev)
+    return events
+
+
 def connected(seen: list[ExchangeEvent]) -> bool:
     return any(isinstance(e, StreamState) and e.status is StreamStatus.CONNECTED for e in seen)
 
@@ -108,11 +118,7 @@ async def test_slow_consumer_gets_coalesced_books_that_apply_cleanly(sim: SimSer
     runner = asyncio.ensure_future(stream.run())
     book = OrderBook("0.10", "0.001", 50)
     try:
-        await asyncio.sleep(1.5)  # the consumer is "busy": the reader keeps reading regardless
-        assert stream.queue.coalesced_total >= 1
-        events = []
-        while (ev := stream.queue.get_nowait()) is not None:
-            events.append(ev)
+        events = await busy_then_drain(stream)
         for _ in range(20):  # keep consuming live deltas after the coalesced snapshot
             events.append(await asyncio.wait_for(stream.get(), 5))
     finally:
@@ -209,12 +215,8 @@ async def test_attached_book_backlog_collapses_into_the_books_current_top(
     stream.attach_books({BTC: book})
     runner = asyncio.ensure_future(stream.run())
     try:
-        await asyncio.sleep(1.5)  # the consumer is "busy": the reader keeps applying regardless
-        assert stream.queue.coalesced_total >= 1
-        events = []
-        while (ev := stream.queue.get_nowait()) is not None:
-            events.append(ev)
-        now = book.bbo_ticks()
+        events = await busy_then_drain(stream)
+        now = book.bbo_ticks()  # no await since the drain: the reader has not applied anything newer
     finally:
         stream.close()
         await runner
