@@ -159,6 +159,12 @@ class ExchangeClient(Protocol):
                 batches are attached as `exc.context["results"]`).
         """
 
+    async def amend(self, req: AmendRequest) -> OrderResult:
+        """Amend one order through the single-order endpoint (same errors as `submit`)."""
+
+    async def cancel(self, req: CancelRequest) -> OrderResult:
+        """Cancel one order through the single-order endpoint (same errors as `submit`)."""
+
     async def amend_batch(self, amends: Sequence[AmendRequest]) -> list[OrderResult]: ...
 
     async def cancel_batch(self, cancels: Sequence[CancelRequest]) -> list[OrderResult]: ...

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain import OrderId
-from bot.errors import ExchangeError, OrderStateUnknown
+from bot.errors import ExchangeError, ExchangeRejected, OrderStateUnknown
 from bot.exchange.base import AmendRequest, CancelRequest, ExchangeClient, OrderRequest, OrderResult
 from bot.observability.logging import get_logger
 from bot.observability.metrics import Metrics
@@ -17,7 +17,7 @@ from bot.runtime.tasks import LatencyStats
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.orders import ActionKind, Batch, OrderAction
 
-__all__ = ["OrderSender"]
+__all__ = ["OrderSender", "write"]
 
 log = get_logger(__name__)
 _ZERO = Decimal(0)
@@ -92,21 +92,11 @@ class OrderSender:
     def _on_rtt(self, family: str, seconds: float) -> None:
         self.risk.on_latency(int(seconds * 1000))
 
-    async def _write(self, b: Batch) -> list[OrderResult]:
-        acts = b.actions
-        if b.kind is ActionKind.CREATE:
-            return await self.client.submit_batch([
-                OrderRequest(a.symbol, a.side, a.qty or _ZERO, a.price or _ZERO, a.order_link_id) for a in acts])
-        if b.kind is ActionKind.AMEND:
-            return await self.client.amend_batch([
-                AmendRequest(a.symbol, order_link_id=a.order_link_id, price=a.price, qty=a.qty) for a in acts])
-        return await self.client.cancel_batch([CancelRequest(a.symbol, order_link_id=a.order_link_id) for a in acts])
-
     async def send(self, b: Batch) -> None:
         acts = b.actions
         t0 = time.monotonic_ns()
         try:
-            results = await self._write(b)
+            results = await write(self.client, b)
         except OrderStateUnknown as exc:
             log.warning("order_state_unknown", kind=str(b.kind), n=len(acts), error=str(exc))
             self._count(acts, "unknown")
@@ -131,3 +121,42 @@ class OrderSender:
     def _count(self, acts: tuple[OrderAction, ...], result: str) -> None:
         for a in acts:
             self.metrics.orders.labels(a.symbol, str(a.kind), result).inc()
+
+
+
+async def write(client: ExchangeClient, b: Batch) -> list[OrderResult]:
+    """Send one batch through the endpoint the throttle granted it from; one result per action.
+
+    A one-item batch that is not `force_batch` goes to the single-order endpoint: the throttle
+    spent that endpoint's budget on it, and the client's rate limiter counts it there. A
+    refusal of that one item comes back as its result (ok=False, ret_code), as a batch reports it.
+    """
+    acts = b.actions
+    if not b.is_batch:
+        a = acts[0]
+        try:
+            if b.kind is ActionKind.CREATE:
+                return [await client.submit(_create(a))]
+            if b.kind is ActionKind.AMEND:
+                return [await client.amend(_amend(a))]
+            return [await client.cancel(_cancel(a))]
+        except ExchangeRejected as exc:
+            return [OrderResult(a.order_link_id, OrderId(""), ok=False, ret_code=exc.ret_code or 0,
+                                ret_msg=str(exc), error=exc)]
+    if b.kind is ActionKind.CREATE:
+        return await client.submit_batch([_create(a) for a in acts])
+    if b.kind is ActionKind.AMEND:
+        return await client.amend_batch([_amend(a) for a in acts])
+    return await client.cancel_batch([_cancel(a) for a in acts])
+
+
+def _create(a: OrderAction) -> OrderRequest:
+    return OrderRequest(a.symbol, a.side, a.qty or _ZERO, a.price or _ZERO, a.order_link_id)
+
+
+def _amend(a: OrderAction) -> AmendRequest:
+    return AmendRequest(a.symbol, order_link_id=a.order_link_id, price=a.price, qty=a.qty)
+
+
+def _cancel(a: OrderAction) -> CancelRequest:
+    return CancelRequest(a.symbol, order_link_id=a.order_link_id)

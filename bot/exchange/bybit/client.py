@@ -159,14 +159,27 @@ class BybitClient:
         return t if t is not None and t.stream.connected else None
 
     async def submit(self, order: OrderRequest) -> OrderResult:
+        return await self._single("create", wire.create_item(order, self._cat), order.order_link_id)
+
+    async def amend(self, req: AmendRequest) -> OrderResult:
+        return await self._single("amend", wire.amend_item(req, self._cat), req.order_link_id or "")
+
+    async def cancel(self, req: CancelRequest) -> OrderResult:
+        return await self._single("cancel", wire.cancel_item(req, self._cat), req.order_link_id or "")
+
+    async def _single(self, name: str, item: Mapping[str, wire.WireScalar], link: str) -> OrderResult:
+        """One order through its single-order endpoint (its own rate budget, not the batch one's):
+        over the WS trade channel when connected, else REST."""
         if (trade := self._trade_ready()) is not None:
             try:
-                return await trade.submit(order)
+                ack = await trade.request(f"order.{name}", [item], order_link_id=link or None)
             except ExchangeUnavailable:  # not connected after all: nothing was sent, use REST
                 pass
-        env = await self.rest.post("create", wire.create_item(order, self._cat), order_link_id=order.order_link_id)
-        return OrderResult(order_link_id=OrderLinkId(str(env.result.get("orderLinkId") or order.order_link_id)),
-                           order_id=OrderId(str(env.result.get("orderId") or "")), ok=True)
+            else:
+                data = ack.data.get("data") if isinstance(ack.data, dict) else None
+                return _single_result(data if isinstance(data, dict) else {}, link)
+        env = await self.rest.post(name, item, order_link_id=link or None)
+        return _single_result(env.result, link)
 
     async def submit_batch(self, orders: Sequence[OrderRequest]) -> list[OrderResult]:
         items = [wire.create_item(o) for o in orders]
@@ -374,3 +387,8 @@ class BybitClient:
         if route_orders:
             self._trade = channel
         return channel
+
+
+def _single_result(result: Mapping[str, Any], link: str) -> OrderResult:
+    return OrderResult(order_link_id=OrderLinkId(str(result.get("orderLinkId") or link)),
+                       order_id=OrderId(str(result.get("orderId") or "")), ok=True)

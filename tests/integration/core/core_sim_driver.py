@@ -20,10 +20,8 @@ from bot.config.portfolio import AllocatorConfig, ThrottleConfig
 from bot.config.risk import RiskConfig
 from bot.config.rollout import RolloutConfig
 from bot.config.strategy import StrategyConfig
-from bot.domain import Category, OrderId, OrderLinkId, Symbol
-from bot.errors import BookError, ExchangeError, ExchangeRejected, OrderStateUnknown
-from bot.exchange.base import AmendRequest, CancelRequest, OrderRequest, OrderResult
-from bot.exchange.bybit import wire
+from bot.domain import Category, OrderId, Symbol
+from bot.errors import BookError, ExchangeError, OrderStateUnknown
 from bot.exchange.bybit.backoff import BackoffPolicy
 from bot.exchange.bybit.client import BybitClient
 from bot.exchange.bybit.rest import BybitRest
@@ -31,6 +29,7 @@ from bot.exchange.events import BookUpdate, Execution, OrderUpdate, StreamState,
 from bot.observability.metrics import Metrics
 from bot.portfolio import Allocator, Portfolio, QuoteCycle, RolloutRamp, Throttle
 from bot.risk import RiskGuards
+from bot.runtime.sender import write
 from bot.sim import SimServer
 from bot.strategy import ActionKind, Batch, OrderAction, OrderLinkIds, OrderManager, QuoteParams, Quotes, TopOfBook
 from bot.strategy.orders import OrderUpdate as OmUpdate
@@ -283,7 +282,7 @@ class CoreDriver:
         om, guards = self.cycle.om, self.cycle.guards
         t0 = time.monotonic_ns()
         try:
-            results = await self._write(b)
+            results = await write(self.client, b)
         except OrderStateUnknown:
             self.stats.write_errors["unknown"] += 1
             guards.on_request_result(False, now_ns=time.time_ns())
@@ -309,33 +308,6 @@ class CoreDriver:
             return
         o = self.sim.engine.accounts[self.key].link_ids.get(a.order_link_id)
         self.stats.gone[f"{a.kind.value}:{o.status if o is not None else 'unknown'}"] += 1
-
-    async def _write(self, b: Batch) -> list[OrderResult]:
-        c = self.client
-        acts = b.actions
-        if not b.is_batch:  # single-order endpoints: their own rate budget (as the throttle assumed)
-            a = acts[0]
-            if a.kind is ActionKind.CREATE:
-                return [await c.submit(OrderRequest(a.symbol, a.side, a.qty or _ZERO, a.price or _ZERO,
-                                                    a.order_link_id))]
-            req: dict[str, wire.WireScalar]
-            if a.kind is ActionKind.AMEND:
-                req = wire.amend_item(AmendRequest(a.symbol, order_link_id=a.order_link_id, price=a.price,
-                                                   qty=a.qty), "linear")
-            else:
-                req = wire.cancel_item(CancelRequest(a.symbol, order_link_id=a.order_link_id), "linear")
-            try:
-                env = await c.rest.post(a.kind.value, req, order_link_id=a.order_link_id)
-            except ExchangeRejected as exc:
-                return [OrderResult(a.order_link_id, OrderId(""), ok=False, ret_code=exc.ret_code or 0)]
-            return [OrderResult(OrderLinkId(a.order_link_id), OrderId(str(env.result.get("orderId") or "")), ok=True)]
-        if b.kind is ActionKind.CREATE:
-            return await c.submit_batch([OrderRequest(a.symbol, a.side, a.qty or _ZERO, a.price or _ZERO,
-                                                      a.order_link_id) for a in acts])
-        if b.kind is ActionKind.AMEND:
-            return await c.amend_batch([AmendRequest(a.symbol, order_link_id=a.order_link_id, price=a.price,
-                                                     qty=a.qty) for a in acts])
-        return await c.cancel_batch([CancelRequest(a.symbol, order_link_id=a.order_link_id) for a in acts])
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,0 +1,75 @@
+"""One-item writes go to the single-order endpoints the throttle budgeted them on, over REST and WS.
+
+The throttle grants a lone create/amend/cancel from that endpoint's own per-second budget. Sent
+through the batch endpoint instead, it was counted on the batch family by the client's rate
+limiter, which then held amends back for up to 0.8 s while the throttle believed there was room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+
+from bot.domain import Category, OrderLinkId, Side, Symbol
+from bot.exchange.bybit.client import BybitClient
+from bot.exchange.events import StreamState, StreamStatus
+from bot.runtime.sender import write
+from bot.sim import SimServer
+from bot.strategy.orders import GONE_CODES, ActionKind, Batch, OrderAction
+
+BTC = Symbol("BTCUSDT")
+_BATCH_PATHS = ("/v5/order/create-batch", "/v5/order/amend-batch", "/v5/order/cancel-batch")
+
+
+def _one(kind: ActionKind, link: str, price: str | None = None, *, force_batch: bool = False) -> Batch:
+    qty = Decimal("0.001") if kind is ActionKind.CREATE else None
+    act = OrderAction(kind, BTC, Side.BUY, OrderLinkId(link), price=Decimal(price) if price else None, qty=qty)
+    return Batch(kind, Category.LINEAR, (act,), force_batch=force_batch)
+
+
+def _counts(sim: SimServer, prefix: str) -> dict[str, int]:
+    got = sim.stats.requests_per_endpoint
+    return {k: n for k, n in got.items() if k.startswith(prefix) and n}
+
+
+async def _create_amend_cancel(sim: SimServer, c: BybitClient, tag: str) -> None:
+    for b in (_one(ActionKind.CREATE, f"mm-{tag}-1", "20000"), _one(ActionKind.AMEND, f"mm-{tag}-1", "20001"),
+              _one(ActionKind.CANCEL, f"mm-{tag}-1")):
+        [r] = await write(c, b)
+        assert r.ok and r.order_link_id == f"mm-{tag}-1", r
+    # The venue applied them: the order was amended, then cancelled.
+    o = sim.engine.accounts[next(iter(sim.engine.accounts))].link_ids[OrderLinkId(f"mm-{tag}-1")]
+    assert o.price == 200_010 and o.status == "Cancelled", (o.price, o.status)  # price in 0.1 ticks
+    # A refusal of the one item is its result, with the venue's code (110001: the order is gone).
+    [r] = await write(c, _one(ActionKind.AMEND, f"mm-{tag}-1", "20002"))
+    assert not r.ok and r.ret_code in GONE_CODES and r.error is not None, r
+
+
+async def test_one_item_writes_use_the_single_endpoints_over_rest(
+        sim: SimServer, client_factory: Callable[..., BybitClient]) -> None:
+    c = client_factory()
+    await _create_amend_cancel(sim, c, "one")
+    assert _counts(sim, "/v5/order/") == {"/v5/order/create": 1, "/v5/order/amend": 2, "/v5/order/cancel": 1}
+    # force_batch: granted from the batch budget, so it goes through the batch endpoint
+    [r] = await write(c, _one(ActionKind.CREATE, "mm-one-2", "20000", force_batch=True))
+    assert r.ok
+    assert sim.stats.requests_per_endpoint["/v5/order/create-batch"] == 1
+
+
+async def test_one_item_writes_use_the_single_ops_over_the_trade_websocket(
+        sim: SimServer, client_factory: Callable[..., BybitClient]) -> None:
+    c = client_factory()
+    channel = c.trade_channel()
+    runner = asyncio.ensure_future(channel.stream.run())
+    try:
+        async with asyncio.timeout(5):
+            while not isinstance(ev := await channel.stream.get(), StreamState) or ev.status is not \
+                    StreamStatus.CONNECTED:
+                pass
+        await _create_amend_cancel(sim, c, "wso")
+    finally:
+        channel.stream.close()
+        await runner
+    assert _counts(sim, "ws:order.") == {"ws:order.create": 1, "ws:order.amend": 2, "ws:order.cancel": 1}
+    assert not _counts(sim, "/v5/order/")
