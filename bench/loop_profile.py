@@ -5,7 +5,7 @@ Runs the bot as `bench/bench_tick_to_order.py` does (the emulator in a child pro
 `--slow-us` are attributed to their task (a book update arriving during one waits for it);
 QuoteCycle.on_book is timed separately, split by whether the cycle sent orders. For every
 tick-to-order sample over `--anatomy-us`, the steps that ran between the book update's arrival and
-the write task's start are summed by task ("(between steps)": selector waits and loop overhead),
+the request going out are summed by task ("(between steps)": selector waits and loop overhead),
 so a slow sample shows what it waited for. Diagnostic
 instrumentation: the figures carry its overhead (a few percent). Not a timed test.
 
@@ -70,9 +70,13 @@ def main() -> None:
     parts: collections.Counter[str] = collections.Counter()  # the current step's time by part
     slow_parts: collections.Counter[str] = collections.Counter()  # summed over slow steps
 
+    step_start = [0]
+    step_cb: list[Any] = [None]
+
     def timed(self: events.Handle) -> None:
         parts.clear()
-        t = time.monotonic_ns()  # the clock of BookUpdate.ts_recv_ns
+        t = step_start[0] = time.monotonic_ns()  # the clock of BookUpdate.ts_recv_ns
+        step_cb[0] = self._callback  # type: ignore[attr-defined]
         run_step(self)
         end = time.monotonic_ns()
         dt = end - t
@@ -109,23 +113,22 @@ def main() -> None:
     anatomy_limit = int(args.anatomy_us * 1000)
     anatomy: collections.Counter[str] = collections.Counter()
     anatomy_n = [0, 0]
-    send_tracked = sender_mod.OrderSender._send_tracked
+    on_wire = sender_mod.OrderSender._tick_to_order
 
-    async def traced_send(self: sender_mod.OrderSender, b: Any, tick_ns: int | None) -> None:
-        if tick_ns is not None:
-            now = time.monotonic_ns()
-            anatomy_n[1] += 1
-            if now - tick_ns >= anatomy_limit:
-                anatomy_n[0] += 1
-                in_steps = 0
-                for start, end, cb in reversed(recent):
-                    if end <= tick_ns:
-                        break
-                    part = min(end, now) - max(start, tick_ns)
-                    in_steps += part
-                    anatomy[step_name(cb)] += part
-                anatomy["(between steps)"] += (now - tick_ns) - in_steps
-        await send_tracked(self, b, tick_ns)
+    def traced_on_wire(self: sender_mod.OrderSender, tick_ns: int, symbol: str, out_ns: int) -> None:
+        anatomy_n[1] += 1
+        if out_ns - tick_ns >= anatomy_limit:
+            anatomy_n[0] += 1
+            in_steps = 0
+            # the steps finished since the book update, then the one running now (it sent the request)
+            for start, end, cb in [(step_start[0], out_ns, step_cb[0]), *reversed(recent)]:
+                if end <= tick_ns:
+                    break
+                part = min(end, out_ns) - max(start, tick_ns)
+                in_steps += part
+                anatomy[step_name(cb)] += part
+            anatomy["(between steps)"] += (out_ns - tick_ns) - in_steps
+        on_wire(self, tick_ns, symbol, out_ns)
 
     sent: list[int] = []
     other: list[int] = []
@@ -138,7 +141,7 @@ def main() -> None:
         return r
 
     events.Handle._run = timed  # type: ignore[method-assign]
-    sender_mod.OrderSender._send_tracked = traced_send  # type: ignore[method-assign]
+    sender_mod.OrderSender._tick_to_order = traced_on_wire  # type: ignore[method-assign]
     cycle_mod.QuoteCycle.on_book = timed_on_book  # type: ignore[method-assign]
     res = asyncio.run(t2o._run(argparse.Namespace(duration=args.duration, speed=args.speed,
                                                   external=args.external, pin=args.pin)))

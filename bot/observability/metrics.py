@@ -86,7 +86,8 @@ class Metrics:
         self.post_only_rejects = Counter("mm_post_only_rejects", "Post-only orders cancelled as takers",
                                          ["symbol"], registry=r)
         self.risk_refusals = Counter("mm_risk_refusals", "Actions refused by a risk guard", ["reason"], registry=r)
-        self.tick_to_order = Histogram("mm_tick_to_order_seconds", "Book update in -> order request out",
+        self.tick_to_order = Histogram("mm_tick_to_order_seconds",
+                                       "Book update received -> the order request it caused handed to the socket",
                                        ["symbol"], buckets=_LATENCY_BUCKETS, registry=r)
         self.book_age = Gauge("mm_book_age_seconds", "Age of the newest book update", ["symbol"], registry=r)
         # Exchange I/O.

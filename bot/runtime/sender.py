@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
+from bot.common import outbound
 from bot.domain import OrderId
 from bot.errors import ExchangeError, ExchangeRejected, OrderStateUnknown
 from bot.exchange.base import AmendRequest, CancelRequest, ExchangeClient, OrderRequest, OrderResult
@@ -17,7 +20,7 @@ from bot.runtime.tasks import LatencyStats
 from bot.strategy.order_manager import OrderManager
 from bot.strategy.orders import ActionKind, Batch, OrderAction
 
-__all__ = ["OrderSender", "write"]
+__all__ = ["OrderSender", "write", "write_now"]
 
 log = get_logger(__name__)
 _ZERO = Decimal(0)
@@ -66,7 +69,12 @@ class OrderSender:
             raise RuntimeError("order sender is not running")
         self.inflight += 1
         self._idle.clear()
-        self._tg.create_task(self._send_tracked(b, tick_ns))
+        # The request goes out here, inside the quote cycle's step, when the client can send it
+        # without waiting; the task only awaits the answer. Otherwise the task sends it.
+        cb = None if tick_ns is None else functools.partial(self._tick_to_order, tick_ns, b.actions[0].symbol)
+        with outbound.watch(cb):
+            pending = write_now(self.client, b)
+        self._tg.create_task(self._send_tracked(b, None if pending is not None else cb, pending))
 
     async def idle(self, timeout_s: float) -> bool:
         """Wait until no write is in flight; False on timeout."""
@@ -76,27 +84,31 @@ class OrderSender:
             return False
         return True
 
-    async def _send_tracked(self, b: Batch, tick_ns: int | None) -> None:
+    async def _send_tracked(self, b: Batch, on_wire: Callable[[int], None] | None,
+                            pending: Coroutine[Any, Any, list[OrderResult]] | None) -> None:
         try:
-            if tick_ns is not None:
-                # tick-to-order: book update in -> this order request going out.
-                lat = time.monotonic_ns() - tick_ns
-                self.latency.add(lat)
-                self.metrics.tick_to_order.labels(b.actions[0].symbol).observe(lat / 1e9)
-            await self.send(b)
+            with outbound.watch(on_wire):
+                await self.send(b, pending)
         finally:
             self.inflight -= 1
             if self.inflight == 0:
                 self._idle.set()
 
+    def _tick_to_order(self, tick_ns: int, symbol: str, out_ns: int) -> None:
+        lat = out_ns - tick_ns
+        self.latency.add(lat)
+        self.metrics.tick_to_order.labels(symbol).observe(lat / 1e9)
+
     def _on_rtt(self, family: str, seconds: float) -> None:
         self.risk.on_latency(int(seconds * 1000))
 
-    async def send(self, b: Batch) -> None:
+    async def send(self, b: Batch, pending: Coroutine[Any, Any, list[OrderResult]] | None = None) -> None:
+        """Send `b` (or await `pending`, its request already sent by `write_now`) and feed each
+        item's outcome to the order manager and the guards."""
         acts = b.actions
         t0 = time.monotonic_ns()
         try:
-            results = await write(self.client, b)
+            results = await write(self.client, b, pending)
         except OrderStateUnknown as exc:
             log.warning("order_state_unknown", kind=str(b.kind), n=len(acts), error=str(exc))
             self._count(acts, "unknown")
@@ -124,17 +136,32 @@ class OrderSender:
 
 
 
-async def write(client: ExchangeClient, b: Batch) -> list[OrderResult]:
+def write_now(client: ExchangeClient, b: Batch) -> Coroutine[Any, Any, list[OrderResult]] | None:
+    """Send `b` in the caller's step if the client can without waiting (`BybitClient.write_now`);
+    the coroutine awaits the results. None: nothing was sent."""
+    now = getattr(client, "write_now", None)
+    if now is None:
+        return None
+    reqs: list[Any] = [_REQUEST[b.kind](a) for a in b.actions]
+    result: Coroutine[Any, Any, list[OrderResult]] | None = now(b.kind.value, reqs, batch=b.is_batch)
+    return result
+
+
+async def write(client: ExchangeClient, b: Batch, pending: Coroutine[Any, Any, list[OrderResult]] | None = None
+                ) -> list[OrderResult]:
     """Send one batch through the endpoint the throttle granted it from; one result per action.
 
     A one-item batch that is not `force_batch` goes to the single-order endpoint: the throttle
     spent that endpoint's budget on it, and the client's rate limiter counts it there. A
     refusal of that one item comes back as its result (ok=False, ret_code), as a batch reports it.
+    `pending`: the results of `b` already sent by `write_now`.
     """
     acts = b.actions
     if not b.is_batch:
         a = acts[0]
         try:
+            if pending is not None:
+                return await pending
             if b.kind is ActionKind.CREATE:
                 return [await client.submit(_create(a))]
             if b.kind is ActionKind.AMEND:
@@ -143,6 +170,8 @@ async def write(client: ExchangeClient, b: Batch) -> list[OrderResult]:
         except ExchangeRejected as exc:
             return [OrderResult(a.order_link_id, OrderId(""), ok=False, ret_code=exc.ret_code or 0,
                                 ret_msg=str(exc), error=exc)]
+    if pending is not None:
+        return await pending
     if b.kind is ActionKind.CREATE:
         return await client.submit_batch([_create(a) for a in acts])
     if b.kind is ActionKind.AMEND:
@@ -160,3 +189,7 @@ def _amend(a: OrderAction) -> AmendRequest:
 
 def _cancel(a: OrderAction) -> CancelRequest:
     return CancelRequest(a.symbol, order_link_id=a.order_link_id)
+
+
+_REQUEST: dict[ActionKind, Callable[[OrderAction], Any]] = {
+    ActionKind.CREATE: _create, ActionKind.AMEND: _amend, ActionKind.CANCEL: _cancel}

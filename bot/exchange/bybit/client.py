@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from bot.config.base import AppConfig
@@ -32,9 +32,9 @@ from bot.exchange.bybit.parse import (
     result_list,
 )
 from bot.exchange.bybit.rest import BybitRest, RestTimeouts
-from bot.exchange.bybit.trade import BybitTradeChannel
+from bot.exchange.bybit.trade import BybitTradeChannel, Sent
 from bot.exchange.bybit.ws import BybitStream
-from bot.exchange.events import Execution, OrderUpdate, PositionUpdate, StreamKind, WalletUpdate
+from bot.exchange.events import Ack, Execution, OrderUpdate, PositionUpdate, StreamKind, WalletUpdate
 from bot.observability.logging import get_logger
 from bot.observability.metrics import Metrics
 
@@ -176,10 +176,53 @@ class BybitClient:
             except ExchangeUnavailable:  # not connected after all: nothing was sent, use REST
                 pass
             else:
-                data = ack.data.get("data") if isinstance(ack.data, dict) else None
-                return _single_result(data if isinstance(data, dict) else {}, link)
+                return _single_result(_ack_data(ack)[0], link)
         env = await self.rest.post(name, item, order_link_id=link or None)
         return _single_result(env.result, link)
+
+    def write_now(self, kind: str, reqs: Sequence[Any], *, batch: bool
+                  ) -> Coroutine[Any, Any, list[OrderResult]] | None:
+        """Put one write (`kind` create / amend / cancel; `reqs` its Order/Amend/CancelRequests) on
+        the WS trade channel in the caller's step, when that needs no wait: connected, room in the
+        rate limit, no more items than one request carries. Returns the coroutine that awaits its
+        results, which raises as `submit` (single) or the batch calls do. None: nothing was sent.
+        """
+        trade = self._trade_ready()
+        if trade is None:
+            return None
+        make = _ITEMS[kind]
+        links = [r.order_link_id or "" for r in reqs]
+        if not batch:
+            sent = trade.send_now(f"order.{kind}", [make(reqs[0], self._cat)], order_link_id=links[0] or None)
+            return None if sent is None else self._single_done(trade, sent, links[0])
+        name = f"{kind}_batch"
+        if len(reqs) > self._batch_cap(name):
+            return None
+        sent = trade.send_now(f"order.{kind}-batch", [wire.batch_body(self._cat, [make(r) for r in reqs])])
+        return None if sent is None else self._batch_done(trade, sent, name, links)
+
+    async def _single_done(self, trade: BybitTradeChannel, sent: Sent, link: str) -> list[OrderResult]:
+        return [_single_result(_ack_data(await trade.finish(sent))[0], link)]
+
+    async def _batch_done(self, trade: BybitTradeChannel, sent: Sent, name: str, links: Sequence[str]
+                          ) -> list[OrderResult]:
+        try:
+            result, ext = _ack_data(await trade.finish(sent))
+        except OrderStateUnknown as exc:
+            exc.context["results"] = []
+            exc.context["unknown_link_ids"] = list(links)
+            raise
+        except AuthError:
+            raise
+        except ExchangeRejected as exc:
+            return _all_refused(links, exc)
+        return self._batch_items(name, result, ext, links)
+
+    def _batch_cap(self, name: str) -> int:
+        # Each item costs one unit of the per-second batch limit and items beyond the remaining
+        # quota fail individually, so never send more items than one window allows.
+        family = wire.endpoint_family(wire.PATH[name])
+        return max(1, min(wire.BATCH_MAX.get(self._cat, 10), self.rest.limiter.limit(family)))
 
     async def submit_batch(self, orders: Sequence[OrderRequest]) -> list[OrderResult]:
         items = [wire.create_item(o) for o in orders]
@@ -195,10 +238,7 @@ class BybitClient:
 
     async def _batch(self, name: str, items: Sequence[Mapping[str, wire.WireScalar]], link_ids: Sequence[str]
                      ) -> list[OrderResult]:
-        # Each item costs one unit of the per-second batch limit and items beyond the remaining
-        # quota fail individually, so never send more items than one window allows.
-        family = wire.endpoint_family(wire.PATH[name])
-        cap = max(1, min(wire.BATCH_MAX.get(self._cat, 10), self.rest.limiter.limit(family)))
+        cap = self._batch_cap(name)
         results: list[OrderResult] = []
         for start in range(0, len(items), cap):
             chunk = items[start:start + cap]
@@ -211,9 +251,8 @@ class BybitClient:
                 raise
             except AuthError:
                 raise
-            except ExchangeRejected as exc:  # the whole request refused: every item failed the same way
-                results.extend(OrderResult(OrderLinkId(lk), OrderId(""), ok=False, ret_code=exc.ret_code or 0,
-                                           ret_msg=exc.message, error=exc) for lk in links)
+            except ExchangeRejected as exc:
+                results.extend(_all_refused(links, exc))
                 continue
             results.extend(self._batch_items(name, result, ext, links))
         return results
@@ -228,9 +267,7 @@ class BybitClient:
             except ExchangeUnavailable:
                 pass  # not connected: nothing was sent, fall back to REST
             else:
-                data = ack.data if isinstance(ack.data, dict) else {}
-                result, ext = data.get("data"), data.get("retExtInfo")
-                return (result if isinstance(result, dict) else {}), (ext if isinstance(ext, dict) else {})
+                return _ack_data(ack)
         env = await self.rest.post(name, body, cost=len(chunk))
         return env.result, env.ret_ext_info
 
@@ -392,3 +429,20 @@ class BybitClient:
 def _single_result(result: Mapping[str, Any], link: str) -> OrderResult:
     return OrderResult(order_link_id=OrderLinkId(str(result.get("orderLinkId") or link)),
                        order_id=OrderId(str(result.get("orderId") or "")), ok=True)
+
+
+_ITEMS: dict[str, Callable[..., dict[str, wire.WireScalar]]] = {
+    "create": wire.create_item, "amend": wire.amend_item, "cancel": wire.cancel_item}
+
+
+def _ack_data(ack: Ack) -> tuple[Obj, Obj]:
+    """(result, retExtInfo) of a WS trade ack, as REST's envelope has them."""
+    data = ack.data if isinstance(ack.data, dict) else {}
+    result, ext = data.get("data"), data.get("retExtInfo")
+    return (result if isinstance(result, dict) else {}), (ext if isinstance(ext, dict) else {})
+
+
+def _all_refused(links: Sequence[str], exc: ExchangeRejected) -> list[OrderResult]:
+    """The whole request refused: every item failed the same way."""
+    return [OrderResult(OrderLinkId(lk), OrderId(""), ok=False, ret_code=exc.ret_code or 0, ret_msg=exc.message,
+                        error=exc) for lk in links]

@@ -83,6 +83,14 @@ class RateLimiter:
             wait = max(wait, fam.sent[idx] + self.window_s - now)
         return wait
 
+    def try_take(self, family: str, cost: int = 1) -> bool:
+        """Take room for `cost` requests of `family` if there is some right now (no ban, no wait)."""
+        if self.banned_for() > 0 or self.wait_time(family, cost) > 0:
+            return False
+        fam = self._family(family)
+        fam.sent.extend([self._clock()] * min(cost, fam.limit))
+        return True
+
     async def acquire(self, family: str, cost: int = 1, *, max_wait_s: float = 5.0) -> None:
         """Wait for room to send `cost` requests of `family`.
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bot.common import outbound
 from bot.errors import AuthError, ExchangeError, ExchangeUnavailable, OrderStateUnknown, ParseError
 from bot.exchange.bybit import wire
 from bot.exchange.bybit.errors import RATE_LIMIT_CODE, TIMESTAMP_CODE, error_for_http_status, error_for_ret_code
@@ -172,6 +173,8 @@ class BybitRest:
         t0 = time.perf_counter()
         if sent is not None:
             sent.append(True)
+        if write:
+            outbound.going_out()
         try:
             resp = await self._http.request(method, url, content=content, headers=headers)
         except _NOT_SENT as exc:

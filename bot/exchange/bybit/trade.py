@@ -11,8 +11,9 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+from bot.common import outbound
 from bot.domain import OrderId, OrderLinkId
 from bot.errors import OrderStateUnknown
 from bot.exchange.base import OrderRequest, OrderResult
@@ -22,7 +23,25 @@ from bot.exchange.bybit.ratelimit import RateLimiter
 from bot.exchange.bybit.ws import BybitStream
 from bot.exchange.events import Ack, StreamStatus
 
-__all__ = ["BybitTradeChannel"]
+__all__ = ["BybitTradeChannel", "Sent"]
+
+
+class Sent(NamedTuple):
+    """A trade request on the wire, its ack still to come."""
+
+    op: str
+    req_id: str
+    fut: asyncio.Future[Ack]
+    msg: bytes
+    at: float  # monotonic seconds, for the round trip
+    order_link_id: str | None
+
+
+def _budget(op: str, args: list[Mapping[str, Any]]) -> tuple[str, int]:
+    """The rate-limit family and cost of a trade op: "order.create-batch" -> "order_create_batch",
+    one unit per batch item (WS trade requests share the per-UID limits with REST)."""
+    family = op.replace(".", "_").replace("-", "_")
+    return family, max(1, len(args[0].get("request") or ()) if op.endswith("-batch") else 1)
 
 
 class BybitTradeChannel:
@@ -71,28 +90,48 @@ class BybitTradeChannel:
             ExchangeRejected, AuthError: a non-zero retCode.
         """
         if self.limiter is not None:
-            family = op.replace(".", "_").replace("-", "_")  # "order.create-batch" -> "order_create_batch"
-            cost = len(args[0].get("request") or ()) if op.endswith("-batch") else 1
-            await self.limiter.acquire(family, max(1, cost), max_wait_s=self.ack_timeout_s)
+            await self.limiter.acquire(*_budget(op, args), max_wait_s=self.ack_timeout_s)
+        sent = self._prepare(op, args, order_link_id)
+        outbound.going_out()
+        try:
+            await self.stream.send(sent.msg)
+        except BaseException:
+            self._pending.pop(sent.req_id, None)
+            raise
+        return await self.finish(sent)
+
+    def send_now(self, op: str, args: list[Mapping[str, Any]], *, order_link_id: str | None = None) -> Sent | None:
+        """Send one trade op in the caller's step when that needs no wait: connected, room in the
+        rate limit, the socket not backed up. None: nothing was sent (use `request`). Await
+        `finish()` for the ack; it raises as `request` does."""
+        if not self.stream.can_send_now():
+            return None
+        if self.limiter is not None and not self.limiter.try_take(*_budget(op, args)):
+            return None
+        sent = self._prepare(op, args, order_link_id)
+        outbound.going_out()
+        self.stream.send_now(sent.msg)
+        return sent
+
+    def _prepare(self, op: str, args: list[Mapping[str, Any]], order_link_id: str | None) -> Sent:
         req_id = f"{self._prefix}{next(self._ids)}"
         fut: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
-        ts = self._wall_ms() + self.stream.offset_ms
-        sent = time.monotonic()
-        try:
-            await self.stream.send(wire.trade_msg(op, req_id, ts, self.recv_window_ms, args))
-        except BaseException:
-            self._pending.pop(req_id, None)
-            raise
+        msg = wire.trade_msg(op, req_id, self._wall_ms() + self.stream.offset_ms, self.recv_window_ms, args)
+        return Sent(op, req_id, fut, msg, time.monotonic(), order_link_id)
+
+    async def finish(self, sent: Sent) -> Ack:
+        """The ack of a sent request (see `request` for what it raises)."""
+        op, order_link_id = sent.op, sent.order_link_id
         try:
             async with asyncio.timeout(self.ack_timeout_s):
-                ack = await fut
+                ack = await sent.fut
         except TimeoutError as exc:
-            self._pending.pop(req_id, None)
+            self._pending.pop(sent.req_id, None)
             raise OrderStateUnknown(f"{op}: no ack within {self.ack_timeout_s}s", order_link_id=order_link_id,
-                                    req_id=req_id) from exc
+                                    req_id=sent.req_id) from exc
         if self.on_rtt is not None:
-            self.on_rtt(op, time.monotonic() - sent)
+            self.on_rtt(op, time.monotonic() - sent.at)
         if ack.ret_code != 0:
             raise error_for_ret_code(ack.ret_code, ack.ret_msg, write=True, endpoint=op, order_link_id=order_link_id)
         return ack

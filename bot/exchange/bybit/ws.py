@@ -23,6 +23,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.protocol import State
 
 from bot.domain import Category, Symbol
 from bot.errors import AuthError, BookError, ExchangeRejected, ExchangeUnavailable, ParseError
@@ -458,6 +459,26 @@ class BybitStream:
             await self.send(wire.subscribe_msg(new, f"sub-{next(self._ids)}"))
 
     # -- trade stream helper ------------------------------------------------------------------------
+
+    def can_send_now(self) -> bool:
+        """Whether `send_now` would write: connected, open, and nothing queued in the socket buffer."""
+        ws = self._ws
+        return (ws is not None and self.connected and ws.protocol.state is State.OPEN
+                and not ws.transport.get_write_buffer_size())
+
+    def send_now(self, payload: bytes) -> None:
+        """Write a command frame in the caller's step, without a suspension point (the order path:
+        the request goes out inside the quote cycle that decided it). Check `can_send_now` first.
+
+        websockets' `send()` is a coroutine even when the frame fits the socket at once; this is
+        what it does then, through the Sans-I/O protocol's documented calls.
+        """
+        ws = self._ws
+        if ws is None:
+            raise ExchangeUnavailable(f"{self._kind.value} stream not connected")
+        ws.protocol.send_binary(payload)
+        for data in ws.protocol.data_to_send():
+            ws.transport.write(data)
 
     async def send(self, payload: bytes) -> None:
         """Send a raw command on the live connection (trade API).

@@ -1,4 +1,5 @@
-"""One-item writes go to the single-order endpoints the throttle budgeted them on, over REST and WS.
+"""One-item writes go to the single-order endpoints the throttle budgeted them on, over REST and WS;
+`write_now` puts a write on the trade WebSocket in the caller's step.
 
 The throttle grants a lone create/amend/cancel from that endpoint's own per-second budget. Sent
 through the batch endpoint instead, it was counted on the batch family by the client's rate
@@ -14,7 +15,8 @@ from decimal import Decimal
 from bot.domain import Category, OrderLinkId, Side, Symbol
 from bot.exchange.bybit.client import BybitClient
 from bot.exchange.events import StreamState, StreamStatus
-from bot.runtime.sender import write
+from bot.common import outbound
+from bot.runtime.sender import write, write_now
 from bot.sim import SimServer
 from bot.strategy.orders import GONE_CODES, ActionKind, Batch, OrderAction
 
@@ -72,4 +74,44 @@ async def test_one_item_writes_use_the_single_ops_over_the_trade_websocket(
         channel.stream.close()
         await runner
     assert _counts(sim, "ws:order.") == {"ws:order.create": 1, "ws:order.amend": 2, "ws:order.cancel": 1}
+    assert not _counts(sim, "/v5/order/")
+
+
+async def test_write_now_sends_in_the_callers_step_or_not_at_all(
+        sim: SimServer, client_factory: Callable[..., BybitClient]) -> None:
+    c = client_factory()
+    one = _one(ActionKind.CREATE, "mm-now-1", "20000")
+    assert write_now(c, one) is None  # no trade channel: the caller sends it the async way
+    channel = c.trade_channel()
+    runner = asyncio.ensure_future(channel.stream.run())
+    try:
+        async with asyncio.timeout(5):
+            while not isinstance(ev := await channel.stream.get(), StreamState) or ev.status is not \
+                    StreamStatus.CONNECTED:
+                pass
+        two = Batch(ActionKind.CREATE, Category.LINEAR, tuple(
+            OrderAction(ActionKind.CREATE, BTC, Side.BUY, OrderLinkId(f"mm-now-b{i}"), price=Decimal(20000 + i),
+                        qty=Decimal("0.001")) for i in range(2)))
+        for b, op in ((one, "ws:order.create"), (two, "ws:order.create-batch")):
+            out: list[int] = []
+            with outbound.watch(out.append):
+                pending = write_now(c, b)
+            assert pending is not None and len(out) == 1  # on the wire before any await
+            results = await write(c, b, pending)
+            assert [r.ok for r in results] == [True] * len(b.actions), results
+            assert sim.stats.requests_per_endpoint[op] == 1
+        # no room left in the single-create rate limit: nothing is sent now
+        taken = 0
+        while c.rest.limiter.try_take("order_create"):
+            taken += 1
+        assert taken == c.rest.limiter.limit("order_create") - 1  # one went out above
+        assert write_now(c, _one(ActionKind.CREATE, "mm-now-2", "20000")) is None
+        assert sim.stats.requests_per_endpoint["ws:order.create"] == 1
+        # a refusal still comes back as the item's result
+        dup = write_now(c, _one(ActionKind.CANCEL, "mm-now-9"))
+        [r] = await write(c, _one(ActionKind.CANCEL, "mm-now-9"), dup)
+        assert not r.ok and r.ret_code in GONE_CODES
+    finally:
+        channel.stream.close()
+        await runner
     assert not _counts(sim, "/v5/order/")
