@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from bot.config.portfolio import ThrottleConfig
+from bot.domain import Side
 from bot.strategy.orders import ActionKind, Batch, OrderAction
 
 __all__ = ["FAMILIES", "Throttle", "ThrottleResult"]
@@ -28,9 +30,9 @@ class Throttle:
     endpoints share one budget here, which is conservative. A sent `Batch` says where it must go
     (`path`, `is_batch`): a one-item batch granted from a single-endpoint budget must be sent to
     that endpoint; with `single_endpoints=False` everything is granted from the batch budget.
-    Creates and amends may not use the last `cancel_reserve` batch units, and cancels that do
-    not fit a batch spill over to the single-cancel endpoint (when allowed), so a burst of
-    quotes never starves a cancel.
+    Creates and amends may not use the last `cancel_reserve` batch units. Cancels and creates
+    that do not fit a batch spill over to their single endpoints (when allowed), so a burst of
+    quotes never starves a cancel and a side left without orders gets its best level first.
     """
 
     def __init__(self, cfg: ThrottleConfig) -> None:
@@ -70,7 +72,8 @@ class Throttle:
     def can_grant(self, kind: ActionKind, *, now_ns: int, items: int = 1) -> bool:
         """Whether any of `items` actions of this kind could be sent now, as `acquire` would batch
         them: one alone may use its single endpoint; several go through the batch budget."""
-        if items == 1 and self.cfg.single_endpoints and self.available(kind.value, now_ns=now_ns) >= 1:
+        if (items == 1 or kind in _SPILL) and self.cfg.single_endpoints \
+                and self.available(kind.value, now_ns=now_ns) >= 1:
             return True
         reserve = 0 if kind is ActionKind.CANCEL else self.cfg.cancel_reserve
         return self.available("batch", now_ns=now_ns) - reserve >= 1
@@ -100,14 +103,16 @@ class Throttle:
                 self._take("batch", len(items), now_ns)
                 out.send.append(b if b.is_batch else b._replace(force_batch=True))
                 continue
+            items = _best_levels_first(items)
             take = items[:room] if room > 0 else ()
             if take:
                 self._take("batch", len(take), now_ns)
                 out.send.append(Batch(b.kind, b.category, take, force_batch=True))
             rest = list(items[len(take):])
-            if b.kind is ActionKind.CANCEL and self.cfg.single_endpoints:
-                while rest and self.available("cancel", now_ns=now_ns) >= 1:
-                    self._take("cancel", 1, now_ns)
+            if b.kind in _SPILL and self.cfg.single_endpoints:
+                fam = b.kind.value
+                while rest and self.available(fam, now_ns=now_ns) >= 1:
+                    self._take(fam, 1, now_ns)
                     out.send.append(Batch(b.kind, b.category, (rest.pop(0),)))
             out.deferred.extend(rest)
         return out
@@ -132,3 +137,22 @@ class Throttle:
 
 def _priority(b: Batch) -> int:
     return b.kind.priority
+
+
+# What does not fit the batch budget may go one by one through its single endpoint: cancels (pull
+# quotes) and creates (fill an empty level; a side with no order earns nothing and fails the
+# quote obligation). Amends wait: the order they move still quotes meanwhile.
+_SPILL = frozenset({ActionKind.CANCEL, ActionKind.CREATE})
+
+
+def _best_levels_first(items: tuple[OrderAction, ...]) -> tuple[OrderAction, ...]:
+    """Interleave a batch's sides level by level (bid 1, ask 1, bid 2, ...): the planner lists a
+    side's levels best first, one side after the other, so a partial grant taken from the front
+    would fill one side and leave the other empty."""
+    sides: dict[tuple[str, Side], list[OrderAction]] = {}
+    for a in items:
+        sides.setdefault((a.symbol, a.side), []).append(a)
+    if len(sides) < 2:
+        return items
+    lanes = list(sides.values())
+    return tuple(a for level in itertools.zip_longest(*lanes) for a in level if a is not None)

@@ -24,20 +24,22 @@ def sent_items(res) -> list[OrderAction]:  # type: ignore[no-untyped-def]
 
 
 def test_batch_budget_is_spent_per_item_and_rolls_over() -> None:
-    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=0))
+    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=0, create_per_s=2))
     res = t.acquire(to_batches(acts(ActionKind.CREATE, 15), Category.LINEAR, 20), now_ns=0)
-    assert len(sent_items(res)) == 10 and len(res.deferred) == 5
-    assert t.available("batch", now_ns=S // 2) == 0
+    # 10 through the batch budget, 2 spill over to the single-create endpoint, 3 wait
+    assert len(sent_items(res)) == 12 and len(res.deferred) == 3
+    assert sorted(b.path for b in res.send) == ["/v5/order/create"] * 2 + ["/v5/order/create-batch"]
+    assert t.available("batch", now_ns=S // 2) == 0 and t.available("create", now_ns=S // 2) == 0
     assert t.available("batch", now_ns=S + 1) == 10
 
 
 def test_cancels_go_first_and_creates_leave_the_reserve() -> None:
-    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=3, cancel_per_s=2))
+    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=3, cancel_per_s=2, create_per_s=1))
     batches = to_batches(acts(ActionKind.CREATE, 12) + acts(ActionKind.CANCEL, 4), Category.LINEAR, 20)
     res = t.acquire(batches, now_ns=0)
     kinds = [a.kind for a in sent_items(res)]
     assert kinds[:4] == [ActionKind.CANCEL] * 4
-    assert kinds.count(ActionKind.CREATE) == 3  # 10 - 4 cancels - reserve 3
+    assert kinds.count(ActionKind.CREATE) == 3 + 1  # 10 - 4 cancels - reserve 3, and 1 single create
     assert t.available("batch", now_ns=0) == 3
 
 
@@ -79,3 +81,17 @@ def test_all_writes_through_batch_endpoints_when_single_endpoints_are_off() -> N
     res = t.acquire(to_batches(acts(ActionKind.CREATE, 1), Category.LINEAR, 20), now_ns=0)
     assert res.send[0].path == "/v5/order/create-batch" and t.available("create", now_ns=0) == 10
     assert t.available("batch", now_ns=0) == 9
+
+
+def test_a_partial_grant_takes_each_sides_best_level_first() -> None:
+    """Both sides' best levels go out before either side's second level: the planner lists the
+    bids best first and then the asks, and a grant from the front would leave the asks empty."""
+    t = Throttle(ThrottleConfig(batch_per_s=4, cancel_reserve=0, create_per_s=1))
+    bids = [OrderAction(ActionKind.CREATE, SYM, Side.BUY, OrderLinkId(f"mm-b{i}"), D(100 - i), D(1)) for i in range(3)]
+    asks = [OrderAction(ActionKind.CREATE, SYM, Side.SELL, OrderLinkId(f"mm-a{i}"), D(101 + i), D(1))
+            for i in range(3)]
+    res = t.acquire(to_batches(bids + asks, Category.LINEAR, 20), now_ns=0)
+    assert [a.order_link_id for a in sent_items(res)] == ["mm-b0", "mm-a0", "mm-b1", "mm-a1", "mm-b2"]
+    assert [a.order_link_id for a in res.deferred] == ["mm-a2"]
+    assert t.can_grant(ActionKind.CREATE, now_ns=1, items=2) is False  # both budgets spent
+    assert t.can_grant(ActionKind.CREATE, now_ns=S + 1, items=2) is True
