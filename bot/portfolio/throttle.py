@@ -30,9 +30,10 @@ class Throttle:
     endpoints share one budget here, which is conservative. A sent `Batch` says where it must go
     (`path`, `is_batch`): a one-item batch granted from a single-endpoint budget must be sent to
     that endpoint; with `single_endpoints=False` everything is granted from the batch budget.
-    Creates and amends may not use the last `cancel_reserve` batch units. Cancels and creates
-    that do not fit a batch spill over to their single endpoints (when allowed), so a burst of
-    quotes never starves a cancel and a side left without orders gets its best level first.
+    Creates and amends may not use the last `cancel_reserve` batch units. Cancels that do not
+    fit a batch spill over to the single-cancel endpoint (when allowed), so a burst of quotes never
+    starves a cancel; a side whose creates got no batch room sends its best level through the
+    single-create endpoint.
     """
 
     def __init__(self, cfg: ThrottleConfig) -> None:
@@ -72,7 +73,7 @@ class Throttle:
     def can_grant(self, kind: ActionKind, *, now_ns: int, items: int = 1) -> bool:
         """Whether any of `items` actions of this kind could be sent now, as `acquire` would batch
         them: one alone may use its single endpoint; several go through the batch budget."""
-        if (items == 1 or kind in _SPILL) and self.cfg.single_endpoints \
+        if (items == 1 or kind is not ActionKind.AMEND) and self.cfg.single_endpoints \
                 and self.available(kind.value, now_ns=now_ns) >= 1:
             return True
         reserve = 0 if kind is ActionKind.CANCEL else self.cfg.cancel_reserve
@@ -109,13 +110,32 @@ class Throttle:
                 self._take("batch", len(take), now_ns)
                 out.send.append(Batch(b.kind, b.category, take, force_batch=True))
             rest = list(items[len(take):])
-            if b.kind in _SPILL and self.cfg.single_endpoints:
-                fam = b.kind.value
-                while rest and self.available(fam, now_ns=now_ns) >= 1:
-                    self._take(fam, 1, now_ns)
+            if b.kind is ActionKind.CANCEL and self.cfg.single_endpoints:
+                while rest and self.available("cancel", now_ns=now_ns) >= 1:
+                    self._take("cancel", 1, now_ns)
                     out.send.append(Batch(b.kind, b.category, (rest.pop(0),)))
+            elif b.kind is ActionKind.CREATE and self.cfg.single_endpoints:
+                rest = self._spill_creates(b, take, rest, out, now_ns)
             out.deferred.extend(rest)
         return out
+
+    def _spill_creates(self, b: Batch, taken: tuple[OrderAction, ...], rest: list[OrderAction],
+                       out: ThrottleResult, now_ns: int) -> list[OrderAction]:
+        """One create per side that got none from the batch budget goes through the single-create
+        endpoint: its best level (a side with no order earns nothing and fails the quote
+        obligation). Only those: spilling every create doubled the write rate, and with it the
+        acks and order updates each book update waits behind."""
+        covered = {(a.symbol, a.side) for a in taken}
+        left: list[OrderAction] = []
+        for a in rest:
+            key = (a.symbol, a.side)
+            if key not in covered and self.available("create", now_ns=now_ns) >= 1:
+                covered.add(key)
+                self._take("create", 1, now_ns)
+                out.send.append(Batch(b.kind, b.category, (a,)))
+            else:
+                left.append(a)
+        return left
 
     def on_limit_status(self, family: str, *, remaining: int, until_ns: int) -> None:
         """Venue feedback (X-Bapi-Limit-Status / retCode 10006): stop the family until `until_ns`."""
@@ -137,12 +157,6 @@ class Throttle:
 
 def _priority(b: Batch) -> int:
     return b.kind.priority
-
-
-# What does not fit the batch budget may go one by one through its single endpoint: cancels (pull
-# quotes) and creates (fill an empty level; a side with no order earns nothing and fails the
-# quote obligation). Amends wait: the order they move still quotes meanwhile.
-_SPILL = frozenset({ActionKind.CANCEL, ActionKind.CREATE})
 
 
 def _best_levels_first(items: tuple[OrderAction, ...]) -> tuple[OrderAction, ...]:

@@ -63,8 +63,9 @@ class OrderSender:
             finally:
                 self._tg = None
 
-    def submit(self, b: Batch, *, tick_ns: int | None) -> None:
-        """Queue one batch for sending now; `tick_ns` = arrival of the book update that caused it."""
+    def submit(self, b: Batch, *, tick_ns: int | None) -> bool:
+        """Send one batch; `tick_ns` = arrival of the book update that caused it. True when the
+        request went out in this step, False when its task will send it."""
         if self._tg is None:
             raise RuntimeError("order sender is not running")
         self.inflight += 1
@@ -74,7 +75,11 @@ class OrderSender:
         cb = None if tick_ns is None else functools.partial(self._tick_to_order, tick_ns, b.actions[0].symbol)
         with outbound.watch(cb):
             pending = write_now(self.client, b)
-        self._tg.create_task(self._send_tracked(b, None if pending is not None else cb, pending))
+        task = self._tg.create_task(self._send_tracked(b, None if pending is not None else cb, pending))
+        if pending is None:
+            return False
+        task.add_done_callback(lambda _: pending.close())  # a task cancelled before its first step never awaits it
+        return True
 
     async def idle(self, timeout_s: float) -> bool:
         """Wait until no write is in flight; False on timeout."""
@@ -133,7 +138,6 @@ class OrderSender:
     def _count(self, acts: tuple[OrderAction, ...], result: str) -> None:
         for a in acts:
             self.metrics.orders.labels(a.symbol, str(a.kind), result).inc()
-
 
 
 def write_now(client: ExchangeClient, b: Batch) -> Coroutine[Any, Any, list[OrderResult]] | None:

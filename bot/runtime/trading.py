@@ -265,10 +265,10 @@ class Trader:
                 elif isinstance(ev, StreamState):
                     await self._on_stream_state(ev)
             for sym, tick_ns in touched.items():
-                await self._cycle(sym, tick_ns)
-                # let the write tasks this cycle created put their requests on the wire before the
-                # next symbol's cycle and the recorder's work: tick-to-order is measured to there
-                await asyncio.sleep(0)
+                if await self._cycle(sym, tick_ns):
+                    # a write left to its task: let it put the request on the wire before the
+                    # next symbol's cycle and the recorder's work (tick-to-order ends there)
+                    await asyncio.sleep(0)
             if self.recorder is not None:  # bookkeeping waits until the quotes went out
                 now = time.time_ns()
                 for i, ev in enumerate(batch):
@@ -298,15 +298,21 @@ class Trader:
             return "private_down"
         return None
 
-    async def _cycle(self, sym: Symbol, tick_ns: int | None = None) -> None:
-        """One quote cycle for `sym`; `tick_ns` is when the triggering book update arrived (monotonic)."""
+    async def _cycle(self, sym: Symbol, tick_ns: int | None = None) -> bool:
+        """One quote cycle for `sym`; `tick_ns` is when the triggering book update arrived (monotonic).
+
+        True when a write is left for its task to send (it could not go out in this step).
+        """
         cycle, sender = self.cycle, self.sender
         if cycle is None or sender is None:
-            return
+            return False
         async with self._lock:
             st = self.syms[sym]
             now = time.time_ns()
             res = cycle.on_book(sym, st.view(now), now_ns=now, hold=self._hold(st))
+            queued = False
+            for i, b in enumerate(res.batches):  # already marked in flight by the cycle
+                queued |= not sender.submit(b, tick_ns=tick_ns if i == 0 else None)
             q = res.quotes
             key = (sym, q.reason or "quoted")
             counter = self._quote_counters.get(key)
@@ -323,14 +329,13 @@ class Trader:
                 st.unmet = q.reason
             for r in res.refusals:
                 self.metrics.risk_refusals.labels(r.reason.value).inc()
-            for i, b in enumerate(res.batches):  # already marked in flight by the cycle
-                sender.submit(b, tick_ns=tick_ns if i == 0 else None)
             if res.batches:
                 if q.bids or q.asks:
                     self._on_first_quote()
                 self.orders_sent += sum(len(b.actions) for b in res.batches)
             if self.risk.kill.engaged:
                 self._check_kill()
+            return queued
 
     async def _on_stream_state(self, ev: StreamState) -> None:
         kind = str(ev.stream)

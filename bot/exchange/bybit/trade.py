@@ -40,8 +40,13 @@ class Sent(NamedTuple):
 def _budget(op: str, args: list[Mapping[str, Any]]) -> tuple[str, int]:
     """The rate-limit family and cost of a trade op: "order.create-batch" -> "order_create_batch",
     one unit per batch item (WS trade requests share the per-UID limits with REST)."""
-    family = op.replace(".", "_").replace("-", "_")
+    family = _FAMILY.get(op)
+    if family is None:
+        family = _FAMILY[op] = op.replace(".", "_").replace("-", "_")
     return family, max(1, len(args[0].get("request") or ()) if op.endswith("-batch") else 1)
+
+
+_FAMILY: dict[str, str] = {}
 
 
 class BybitTradeChannel:

@@ -24,22 +24,21 @@ def sent_items(res) -> list[OrderAction]:  # type: ignore[no-untyped-def]
 
 
 def test_batch_budget_is_spent_per_item_and_rolls_over() -> None:
-    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=0, create_per_s=2))
+    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=0))
     res = t.acquire(to_batches(acts(ActionKind.CREATE, 15), Category.LINEAR, 20), now_ns=0)
-    # 10 through the batch budget, 2 spill over to the single-create endpoint, 3 wait
-    assert len(sent_items(res)) == 12 and len(res.deferred) == 3
-    assert sorted(b.path for b in res.send) == ["/v5/order/create"] * 2 + ["/v5/order/create-batch"]
-    assert t.available("batch", now_ns=S // 2) == 0 and t.available("create", now_ns=S // 2) == 0
+    # one side, and the batch carried its best levels: the rest waits for the next window
+    assert len(sent_items(res)) == 10 and len(res.deferred) == 5
+    assert t.available("batch", now_ns=S // 2) == 0 and t.available("create", now_ns=S // 2) == 10
     assert t.available("batch", now_ns=S + 1) == 10
 
 
 def test_cancels_go_first_and_creates_leave_the_reserve() -> None:
-    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=3, cancel_per_s=2, create_per_s=1))
+    t = Throttle(ThrottleConfig(batch_per_s=10, cancel_reserve=3, cancel_per_s=2))
     batches = to_batches(acts(ActionKind.CREATE, 12) + acts(ActionKind.CANCEL, 4), Category.LINEAR, 20)
     res = t.acquire(batches, now_ns=0)
     kinds = [a.kind for a in sent_items(res)]
     assert kinds[:4] == [ActionKind.CANCEL] * 4
-    assert kinds.count(ActionKind.CREATE) == 3 + 1  # 10 - 4 cancels - reserve 3, and 1 single create
+    assert kinds.count(ActionKind.CREATE) == 3  # 10 - 4 cancels - reserve 3
     assert t.available("batch", now_ns=0) == 3
 
 
@@ -86,12 +85,26 @@ def test_all_writes_through_batch_endpoints_when_single_endpoints_are_off() -> N
 def test_a_partial_grant_takes_each_sides_best_level_first() -> None:
     """Both sides' best levels go out before either side's second level: the planner lists the
     bids best first and then the asks, and a grant from the front would leave the asks empty."""
-    t = Throttle(ThrottleConfig(batch_per_s=4, cancel_reserve=0, create_per_s=1))
-    bids = [OrderAction(ActionKind.CREATE, SYM, Side.BUY, OrderLinkId(f"mm-b{i}"), D(100 - i), D(1)) for i in range(3)]
+    t = Throttle(ThrottleConfig(batch_per_s=3, cancel_reserve=0, create_per_s=5))
+    res = t.acquire(to_batches(_two_sided(3), Category.LINEAR, 20), now_ns=0)
+    assert [a.order_link_id for a in sent_items(res)] == ["mm-b0", "mm-a0", "mm-b1"]
+    assert [a.order_link_id for a in res.deferred] == ["mm-a1", "mm-b2", "mm-a2"]
+    assert t.available("create", now_ns=0) == 5  # both sides got a level: nothing spilled
+
+
+def test_a_side_the_batch_could_not_carry_sends_its_best_level_alone() -> None:
+    t = Throttle(ThrottleConfig(batch_per_s=3, cancel_reserve=0, create_per_s=5))
+    t.acquire(to_batches(acts(ActionKind.AMEND, 3), Category.LINEAR, 20), now_ns=0)  # batch budget spent
+    res = t.acquire(to_batches(_two_sided(3), Category.LINEAR, 20), now_ns=1)
+    assert [(b.path, b.actions[0].order_link_id) for b in res.send] == [
+        ("/v5/order/create", "mm-b0"), ("/v5/order/create", "mm-a0")]
+    assert len(res.deferred) == 4 and t.available("create", now_ns=1) == 3
+    assert t.can_grant(ActionKind.CREATE, now_ns=2, items=4) is True  # the single endpoint has room
+    assert t.can_grant(ActionKind.AMEND, now_ns=2, items=2) is False  # amends wait for the batch
+
+
+def _two_sided(n: int) -> list[OrderAction]:
+    bids = [OrderAction(ActionKind.CREATE, SYM, Side.BUY, OrderLinkId(f"mm-b{i}"), D(100 - i), D(1)) for i in range(n)]
     asks = [OrderAction(ActionKind.CREATE, SYM, Side.SELL, OrderLinkId(f"mm-a{i}"), D(101 + i), D(1))
-            for i in range(3)]
-    res = t.acquire(to_batches(bids + asks, Category.LINEAR, 20), now_ns=0)
-    assert [a.order_link_id for a in sent_items(res)] == ["mm-b0", "mm-a0", "mm-b1", "mm-a1", "mm-b2"]
-    assert [a.order_link_id for a in res.deferred] == ["mm-a2"]
-    assert t.can_grant(ActionKind.CREATE, now_ns=1, items=2) is False  # both budgets spent
-    assert t.can_grant(ActionKind.CREATE, now_ns=S + 1, items=2) is True
+            for i in range(n)]
+    return bids + asks
