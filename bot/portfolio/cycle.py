@@ -158,13 +158,17 @@ class QuoteCycle:
         kinds: dict[ActionKind, int] = {}
         for a in actions:
             kinds[a.kind] = kinds.get(a.kind, 0) + 1
+        # a side with no order may send its best level alone (the throttle's spill): one item
+        empty = self.om.empty_sides(symbol) if ActionKind.CREATE in kinds else ()
+        if empty:
+            kinds[ActionKind.CREATE] = 1
         if not any(can(k, now_ns=now_ns, items=n) for k, n in kinds.items()):
             # nothing could go out before the budget refills: risk-checking and batching now would
             # be thrown away (at venue limits of ~10 writes/s this is most cycles of a busy book)
             return _tuple(CycleResult, (symbol, q, (), (), actions))
         decision = self.guards.check(actions, live=self.om.orders, positions=self.portfolio.positions(),
                                      marks=self.marks, now_ns=now_ns)
-        res = self.throttle.acquire(self.om.batches(decision.allowed), now_ns=now_ns)
+        res = self.throttle.acquire(self.om.batches(decision.allowed), now_ns=now_ns, empty=empty)
         for b in res.send:
             self.om.submitted(b.actions, now_ns=now_ns)
         return _tuple(CycleResult, (symbol, q, res.send, decision.refusals, res.deferred))

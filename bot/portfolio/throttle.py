@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
 from bot.config.portfolio import ThrottleConfig
@@ -32,8 +32,8 @@ class Throttle:
     that endpoint; with `single_endpoints=False` everything is granted from the batch budget.
     Creates and amends may not use the last `cancel_reserve` batch units. Cancels that do not
     fit a batch spill over to the single-cancel endpoint (when allowed), so a burst of quotes never
-    starves a cancel; a side whose creates got no batch room sends its best level through the
-    single-create endpoint.
+    starves a cancel; a side with no order whose creates got no batch room sends its best level
+    through the single-create endpoint.
     """
 
     def __init__(self, cfg: ThrottleConfig) -> None:
@@ -73,8 +73,7 @@ class Throttle:
     def can_grant(self, kind: ActionKind, *, now_ns: int, items: int = 1) -> bool:
         """Whether any of `items` actions of this kind could be sent now, as `acquire` would batch
         them: one alone may use its single endpoint; several go through the batch budget."""
-        if (items == 1 or kind is not ActionKind.AMEND) and self.cfg.single_endpoints \
-                and self.available(kind.value, now_ns=now_ns) >= 1:
+        if items == 1 and self.cfg.single_endpoints and self.available(kind.value, now_ns=now_ns) >= 1:
             return True
         reserve = 0 if kind is ActionKind.CANCEL else self.cfg.cancel_reserve
         return self.available("batch", now_ns=now_ns) - reserve >= 1
@@ -83,8 +82,12 @@ class Throttle:
         self._events[family].append((now_ns, units))
         self._used[family] += units
 
-    def acquire(self, batches: Sequence[Batch], *, now_ns: int) -> ThrottleResult:
-        """Spend budget on batches in priority order; split what does not fit, defer the rest."""
+    def acquire(self, batches: Sequence[Batch], *, now_ns: int, empty: Collection[Side] = ()) -> ThrottleResult:
+        """Spend budget on batches in priority order; split what does not fit, defer the rest.
+
+        `empty`: sides with no order at all; the best-level create of such a side that the batch
+        budget cannot carry goes through the single-create endpoint.
+        """
         out = ThrottleResult([], [])
         if len(batches) > 1 and any(batches[i].kind.priority > batches[i + 1].kind.priority
                                     for i in range(len(batches) - 1)):
@@ -114,23 +117,22 @@ class Throttle:
                 while rest and self.available("cancel", now_ns=now_ns) >= 1:
                     self._take("cancel", 1, now_ns)
                     out.send.append(Batch(b.kind, b.category, (rest.pop(0),)))
-            elif b.kind is ActionKind.CREATE and self.cfg.single_endpoints:
-                rest = self._spill_creates(b, take, rest, out, now_ns)
+            elif b.kind is ActionKind.CREATE and empty and self.cfg.single_endpoints:
+                rest = self._spill_creates(b, take, rest, out, now_ns, empty)
             out.deferred.extend(rest)
         return out
 
     def _spill_creates(self, b: Batch, taken: tuple[OrderAction, ...], rest: list[OrderAction],
-                       out: ThrottleResult, now_ns: int) -> list[OrderAction]:
-        """One create per side that got none from the batch budget goes through the single-create
-        endpoint: its best level (a side with no order earns nothing and fails the quote
-        obligation). Only those: spilling every create doubled the write rate, and with it the
-        acks and order updates each book update waits behind."""
-        covered = {(a.symbol, a.side) for a in taken}
+                       out: ThrottleResult, now_ns: int, empty: Collection[Side]) -> list[OrderAction]:
+        """An empty side whose creates got no batch room sends its best level through the
+        single-create endpoint (a side with no order earns nothing and fails the quote obligation).
+        Only those: spilling every create nearly doubled the write rate, and with it the acks and
+        order updates each book update waits behind."""
+        covered = {a.side for a in taken}
         left: list[OrderAction] = []
         for a in rest:
-            key = (a.symbol, a.side)
-            if key not in covered and self.available("create", now_ns=now_ns) >= 1:
-                covered.add(key)
+            if a.side in empty and a.side not in covered and self.available("create", now_ns=now_ns) >= 1:
+                covered.add(a.side)
                 self._take("create", 1, now_ns)
                 out.send.append(Batch(b.kind, b.category, (a,)))
             else:

@@ -99,6 +99,11 @@ class OrderManager:
             return list(self.orders.values())
         return list(self._by_symbol.get(symbol, {}).values())
 
+    def empty_sides(self, symbol: Symbol) -> frozenset[Side]:
+        """Sides of `symbol` with no order open or in flight (a pending cancel still counts)."""
+        have = {o.side for o in self._by_symbol.get(symbol, {}).values()}
+        return _BOTH - have if len(have) < 2 else _NONE
+
     def backoff_ticks(self, symbol: Symbol, side: Side) -> int:
         """Extra ticks away from the touch on this side after post-only cancellations."""
         return self._backoff.get((symbol, side), 0)
@@ -443,3 +448,7 @@ def _ticks_of(o: LiveOrder) -> int:
 
 def _price_ticks_of(q: QuoteLevel) -> int:
     return q.price_ticks
+
+
+_BOTH = frozenset((Side.BUY, Side.SELL))
+_NONE: frozenset[Side] = frozenset()

@@ -8,14 +8,14 @@ limiter, which then held amends back for up to 0.8 s while the throttle believed
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
+from exchange_trade import trade_channel_up
+
+from bot.common import outbound
 from bot.domain import Category, OrderLinkId, Side, Symbol
 from bot.exchange.bybit.client import BybitClient
-from bot.exchange.events import StreamState, StreamStatus
-from bot.common import outbound
 from bot.runtime.sender import write, write_now
 from bot.sim import SimServer
 from bot.strategy.orders import GONE_CODES, ActionKind, Batch, OrderAction
@@ -62,17 +62,8 @@ async def test_one_item_writes_use_the_single_endpoints_over_rest(
 async def test_one_item_writes_use_the_single_ops_over_the_trade_websocket(
         sim: SimServer, client_factory: Callable[..., BybitClient]) -> None:
     c = client_factory()
-    channel = c.trade_channel()
-    runner = asyncio.ensure_future(channel.stream.run())
-    try:
-        async with asyncio.timeout(5):
-            while not isinstance(ev := await channel.stream.get(), StreamState) or ev.status is not \
-                    StreamStatus.CONNECTED:
-                pass
+    async with trade_channel_up(c):
         await _create_amend_cancel(sim, c, "wso")
-    finally:
-        channel.stream.close()
-        await runner
     assert _counts(sim, "ws:order.") == {"ws:order.create": 1, "ws:order.amend": 2, "ws:order.cancel": 1}
     assert not _counts(sim, "/v5/order/")
 
@@ -82,13 +73,7 @@ async def test_write_now_sends_in_the_callers_step_or_not_at_all(
     c = client_factory()
     one = _one(ActionKind.CREATE, "mm-now-1", "20000")
     assert write_now(c, one) is None  # no trade channel: the caller sends it the async way
-    channel = c.trade_channel()
-    runner = asyncio.ensure_future(channel.stream.run())
-    try:
-        async with asyncio.timeout(5):
-            while not isinstance(ev := await channel.stream.get(), StreamState) or ev.status is not \
-                    StreamStatus.CONNECTED:
-                pass
+    async with trade_channel_up(c):
         two = Batch(ActionKind.CREATE, Category.LINEAR, tuple(
             OrderAction(ActionKind.CREATE, BTC, Side.BUY, OrderLinkId(f"mm-now-b{i}"), price=Decimal(20000 + i),
                         qty=Decimal("0.001")) for i in range(2)))
@@ -111,7 +96,4 @@ async def test_write_now_sends_in_the_callers_step_or_not_at_all(
         dup = write_now(c, _one(ActionKind.CANCEL, "mm-now-9"))
         [r] = await write(c, _one(ActionKind.CANCEL, "mm-now-9"), dup)
         assert not r.ok and r.ret_code in GONE_CODES
-    finally:
-        channel.stream.close()
-        await runner
     assert not _counts(sim, "/v5/order/")

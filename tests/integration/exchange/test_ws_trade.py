@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from exchange_trade import trade_channel_up
 
 from bot.domain import OrderLinkId, Side, Symbol
 from bot.errors import ExchangeRejected
 from bot.exchange.base import OrderRequest
 from bot.exchange.bybit.client import BybitClient
-from bot.exchange.events import StreamState, StreamStatus
 from bot.sim import SimServer
 
 BTC = Symbol("BTCUSDT")
@@ -21,13 +20,7 @@ BTC = Symbol("BTCUSDT")
 async def test_ws_trade_create_is_acked_and_duplicates_refused(sim: SimServer,
                                                               client_factory: Callable[..., BybitClient]) -> None:
     c = client_factory()
-    channel = c.trade_channel()
-    runner = asyncio.ensure_future(channel.stream.run())
-    try:
-        async with asyncio.timeout(5):
-            while not isinstance(ev := await channel.stream.get(), StreamState) or ev.status is not \
-                    StreamStatus.CONNECTED:
-                pass
+    async with trade_channel_up(c) as channel:
         order = OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal("20000"), OrderLinkId("mm-wst-1"))
         res = await channel.submit(order)
         assert res.ok and res.order_id and res.order_link_id == "mm-wst-1"
@@ -48,9 +41,6 @@ async def test_ws_trade_create_is_acked_and_duplicates_refused(sim: SimServer,
                                             OrderLinkId("mm-wst-3")))).ok
         assert sim.stats.requests_per_endpoint["/v5/order/create-batch"] == rest_batches
         assert sim.stats.requests_per_endpoint["/v5/order/create"] == 0
-    finally:
-        channel.stream.close()
-        await runner
     # Channel gone: the same calls fall back to REST.
     assert (await c.submit(OrderRequest(BTC, Side.BUY, Decimal("0.001"), Decimal("20000"),
                                         OrderLinkId("mm-wst-4")))).ok

@@ -138,3 +138,23 @@ def test_several_actions_wait_for_the_batch_budget_even_with_a_single_endpoint_f
     held = c.on_book(SYMS[0], top("2002.0", "2002.5"), now_ns=T0 + 1)
     assert not held.batches and not held.refusals
     assert len(held.deferred) >= 2 and {a.kind for a in held.deferred} == {ActionKind.AMEND}
+
+
+def test_a_side_left_empty_gets_its_best_level_through_the_single_create_endpoint() -> None:
+    # the first quote's 6 creates spend the batch budget (8/s, 2 reserved for cancels); the asks
+    # then fill and are gone: the re-created asks cannot go as a batch, but the empty side's best
+    # level goes alone, while the bids (still quoting) wait for the batch budget
+    c = make_cycle()
+    c.throttle = Throttle(ThrottleConfig(batch_per_s=8, create_per_s=10))
+    first = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0)
+    for b in first.batches:
+        for a in b.actions:
+            c.om.on_ack(a, ok=True)
+    for o in [o for o in c.om.live(SYMS[0]) if o.side is Side.SELL]:
+        c.om.forget(o.order_link_id)
+    assert c.om.empty_sides(SYMS[0]) == {Side.SELL}
+    r = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0 + 1)
+    assert [(b.path, b.actions[0].side) for b in r.batches] == [("/v5/order/create", Side.SELL)]
+    best_ask = min(a.price for a in first.batches[0].actions if a.side is Side.SELL)
+    assert r.batches[0].actions[0].price == best_ask
+    assert len(r.deferred) == 2 and {a.side for a in r.deferred} == {Side.SELL}

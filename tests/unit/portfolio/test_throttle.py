@@ -92,15 +92,18 @@ def test_a_partial_grant_takes_each_sides_best_level_first() -> None:
     assert t.available("create", now_ns=0) == 5  # both sides got a level: nothing spilled
 
 
-def test_a_side_the_batch_could_not_carry_sends_its_best_level_alone() -> None:
+def test_an_empty_side_the_batch_could_not_carry_sends_its_best_level_alone() -> None:
     t = Throttle(ThrottleConfig(batch_per_s=3, cancel_reserve=0, create_per_s=5))
     t.acquire(to_batches(acts(ActionKind.AMEND, 3), Category.LINEAR, 20), now_ns=0)  # batch budget spent
+    # sides that still have orders wait for the batch budget
     res = t.acquire(to_batches(_two_sided(3), Category.LINEAR, 20), now_ns=1)
-    assert [(b.path, b.actions[0].order_link_id) for b in res.send] == [
-        ("/v5/order/create", "mm-b0"), ("/v5/order/create", "mm-a0")]
-    assert len(res.deferred) == 4 and t.available("create", now_ns=1) == 3
-    assert t.can_grant(ActionKind.CREATE, now_ns=2, items=4) is True  # the single endpoint has room
-    assert t.can_grant(ActionKind.AMEND, now_ns=2, items=2) is False  # amends wait for the batch
+    assert not res.send and len(res.deferred) == 6
+    # the ask side is empty: its best level goes alone, the bids still wait
+    res = t.acquire(to_batches(_two_sided(3), Category.LINEAR, 20), now_ns=1, empty={Side.SELL})
+    assert [(b.path, b.actions[0].order_link_id) for b in res.send] == [("/v5/order/create", "mm-a0")]
+    assert len(res.deferred) == 5 and t.available("create", now_ns=1) == 4
+    assert t.can_grant(ActionKind.CREATE, now_ns=2, items=1) is True  # the single endpoint has room
+    assert t.can_grant(ActionKind.CREATE, now_ns=2, items=2) is False  # a batch needs the batch budget
 
 
 def _two_sided(n: int) -> list[OrderAction]:
