@@ -259,6 +259,8 @@ def rotate_file(path: Path, *, keep: int, copy_truncate: bool = False, settle_s:
     if path.stat().st_size < min_bytes:
         return RotateResult(path, None, "empty")
     with rotation_lock(path):
+        if not path.is_file():  # the writer rotated it itself between the check above and the lock
+            return RotateResult(path, None, "missing")
         pending = rotated_name(path)
         if copy_truncate:
             import gzip
