@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import random
 import ssl
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from bot.config.base import AppConfig
 from bot.domain import Category, Instrument, OrderId, OrderLinkId, Symbol
 from bot.errors import (
-    AuthError,
     ConfigError,
     ExchangeError,
     ExchangeRejected,
@@ -206,13 +205,20 @@ class BybitClient:
 
     async def _batch_done(self, trade: BybitTradeChannel, sent: Sent, name: str, links: Sequence[str]
                           ) -> list[OrderResult]:
+        async def acked() -> tuple[Obj, Obj]:
+            return _ack_data(await trade.finish(sent))
+
+        return await self._settle(name, links, acked(), earlier=[], unknown=links)
+
+    async def _settle(self, name: str, links: Sequence[str], answer: Awaitable[tuple[Obj, Obj]], *,
+                      earlier: Sequence[OrderResult], unknown: Sequence[str]) -> list[OrderResult]:
+        """One batch request's per-item results. A refusal of the whole request fails every item
+        the same way; an unknown outcome carries the results so far and the links left unknown."""
         try:
-            result, ext = _ack_data(await trade.finish(sent))
+            result, ext = await answer
         except OrderStateUnknown as exc:
-            exc.context["results"] = []
-            exc.context["unknown_link_ids"] = list(links)
-            raise
-        except AuthError:
+            exc.context["results"] = list(earlier)
+            exc.context["unknown_link_ids"] = list(unknown)
             raise
         except ExchangeRejected as exc:
             return _all_refused(links, exc)
@@ -243,18 +249,8 @@ class BybitClient:
         for start in range(0, len(items), cap):
             chunk = items[start:start + cap]
             links = link_ids[start:start + cap]
-            try:
-                result, ext = await self._send_batch(name, chunk)
-            except OrderStateUnknown as exc:
-                exc.context["results"] = list(results)
-                exc.context["unknown_link_ids"] = list(link_ids[start:])
-                raise
-            except AuthError:
-                raise
-            except ExchangeRejected as exc:
-                results.extend(_all_refused(links, exc))
-                continue
-            results.extend(self._batch_items(name, result, ext, links))
+            results.extend(await self._settle(name, links, self._send_batch(name, chunk), earlier=results,
+                                              unknown=link_ids[start:]))
         return results
 
     async def _send_batch(self, name: str, chunk: Sequence[Mapping[str, wire.WireScalar]]) -> tuple[Obj, Obj]:

@@ -10,6 +10,7 @@ from bot.config.rollout import RolloutConfig
 from bot.config.strategy import StrategyConfig
 from bot.domain import Category, Fill, Instrument, OrderId, OrderLinkId, Side, Symbol
 from bot.portfolio import Allocator, Portfolio, QuoteCycle, RolloutRamp, Throttle
+from bot.portfolio.cycle import CycleResult
 from bot.risk import RiskGuards
 from bot.strategy import ActionKind, OrderLinkIds, OrderManager, QuoteParams, TopOfBook
 
@@ -31,6 +32,13 @@ def make_cycle() -> QuoteCycle:
         ramp=RolloutRamp(RolloutConfig(enabled=False), now_ns=T0),
         portfolio=Portfolio(SYMS),
     )
+
+
+def ack_all(c: QuoteCycle, r: CycleResult) -> None:
+    """The venue accepted every write of `r`."""
+    for b in r.batches:
+        for a in b.actions:
+            c.om.on_ack(a, ok=True)
 
 
 def top(bid: str, ask: str, ts: int = T0) -> TopOfBook:
@@ -106,9 +114,7 @@ def test_spent_write_budget_defers_without_risk_check_or_batches() -> None:
     c.throttle = Throttle(ThrottleConfig(batch_per_s=8, single_endpoints=False))
     first = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0)
     assert [len(b.actions) for b in first.batches] == [6]
-    for b in first.batches:
-        for a in b.actions:
-            c.om.on_ack(a, ok=True)
+    ack_all(c, first)
     assert not c.throttle.can_grant(ActionKind.AMEND, now_ns=T0 + 1)
     assert c.throttle.can_grant(ActionKind.CANCEL, now_ns=T0 + 1)  # the reserve
     # a limit every re-price would break: a deferred action is not risk-checked (nor refused) yet
@@ -128,9 +134,7 @@ def test_several_actions_wait_for_the_batch_budget_even_with_a_single_endpoint_f
     c = make_cycle()
     c.throttle = Throttle(ThrottleConfig(batch_per_s=8, amend_per_s=10))
     first = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0)
-    for b in first.batches:
-        for a in b.actions:
-            c.om.on_ack(a, ok=True)
+    ack_all(c, first)
     assert c.throttle.can_grant(ActionKind.AMEND, now_ns=T0 + 1)  # one alone could go
     assert not c.throttle.can_grant(ActionKind.AMEND, now_ns=T0 + 1, items=6)
     limits = c.guards.cfg
@@ -147,9 +151,7 @@ def test_a_side_left_empty_gets_its_best_level_through_the_single_create_endpoin
     c = make_cycle()
     c.throttle = Throttle(ThrottleConfig(batch_per_s=8, create_per_s=10))
     first = c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0)
-    for b in first.batches:
-        for a in b.actions:
-            c.om.on_ack(a, ok=True)
+    ack_all(c, first)
     for o in [o for o in c.om.live(SYMS[0]) if o.side is Side.SELL]:
         c.om.forget(o.order_link_id)
     assert c.om.empty_sides(SYMS[0]) == {Side.SELL}
