@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -48,6 +47,8 @@ class OrderSender:
         self._idle = asyncio.Event()
         self._idle.set()
         self._tg: asyncio.TaskGroup | None = None
+        # (batch, its results if already sent, tick ns, on-the-wire ns): taken by submit, for flush
+        self._after: list[tuple[Batch, Coroutine[Any, Any, list[OrderResult]] | None, int | None, int]] = []
 
     def watch_trade_channel(self, channel: Any) -> None:
         """Orders over a WS trade channel report their round trips to the latency guard too."""
@@ -65,21 +66,42 @@ class OrderSender:
 
     def submit(self, b: Batch, *, tick_ns: int | None) -> bool:
         """Send one batch; `tick_ns` = arrival of the book update that caused it. True when the
-        request went out in this step, False when its task will send it."""
+        request went out in this step, False when its task will send it. Call `flush()` before the
+        step ends: the bookkeeping waits there, so the next symbol's cycle does not wait behind it.
+        """
         if self._tg is None:
             raise RuntimeError("order sender is not running")
         self.inflight += 1
         self._idle.clear()
         # The request goes out here, inside the quote cycle's step, when the client can send it
         # without waiting; the task only awaits the answer. Otherwise the task sends it.
-        cb = None if tick_ns is None else functools.partial(self._tick_to_order, tick_ns, b.actions[0].symbol)
-        with outbound.watch(cb):
+        token = outbound.arm()
+        try:
             pending = write_now(self.client, b)
-        task = self._tg.create_task(self._send_tracked(b, None if pending is not None else cb, pending))
-        if pending is None:
-            return False
-        task.add_done_callback(lambda _: pending.close())  # a task cancelled before its first step never awaits it
-        return True
+        finally:
+            out_ns = outbound.disarm(token)
+        self._after.append((b, pending, tick_ns, out_ns))
+        return pending is not None
+
+    def flush(self) -> None:
+        """Start the tasks for the batches `submit` took, and time the ones already on the wire."""
+        tg, after = self._tg, self._after
+        if not after:
+            return
+        self._after = []
+        if tg is None:  # stopped in between: nothing awaits them
+            for _, pending, _, _ in after:
+                if pending is not None:
+                    pending.close()
+            return
+        for b, pending, tick_ns, out_ns in after:
+            if pending is None:
+                tg.create_task(self._send_tracked(b, tick_ns, None))
+                continue
+            if tick_ns is not None and out_ns:
+                self._tick_to_order(tick_ns, b.actions[0].symbol, out_ns)
+            task = tg.create_task(self._send_tracked(b, None, pending))
+            task.add_done_callback(lambda _, p=pending: p.close())  # a task cancelled before its first step never awaits it
 
     async def idle(self, timeout_s: float) -> bool:
         """Wait until no write is in flight; False on timeout."""
@@ -89,12 +111,15 @@ class OrderSender:
             return False
         return True
 
-    async def _send_tracked(self, b: Batch, on_wire: Callable[[int], None] | None,
+    async def _send_tracked(self, b: Batch, tick_ns: int | None,
                             pending: Coroutine[Any, Any, list[OrderResult]] | None) -> None:
+        token = outbound.arm()
         try:
-            with outbound.watch(on_wire):
-                await self.send(b, pending)
+            await self.send(b, pending)
         finally:
+            out_ns = outbound.disarm(token)
+            if tick_ns is not None and out_ns:
+                self._tick_to_order(tick_ns, b.actions[0].symbol, out_ns)
             self.inflight -= 1
             if self.inflight == 0:
                 self._idle.set()

@@ -28,7 +28,7 @@ from bot.observability.logging import get_logger
 from bot.observability.metrics import Metrics
 from bot.observability.recorder import Recorder
 from bot.portfolio.allocator import Allocator
-from bot.portfolio.cycle import QuoteCycle
+from bot.portfolio.cycle import CycleResult, QuoteCycle
 from bot.portfolio.inventory import Portfolio
 from bot.portfolio.rollout import RolloutRamp
 from bot.portfolio.throttle import Throttle
@@ -264,11 +264,17 @@ class Trader:
                         touched[ev.symbol] = ev.ts_recv_ns
                 elif isinstance(ev, StreamState):
                     await self._on_stream_state(ev)
-            for sym, tick_ns in touched.items():
-                if await self._cycle(sym, tick_ns):
-                    # a write left to its task: let it put the request on the wire before the
-                    # next symbol's cycle and the recorder's work (tick-to-order ends there)
-                    await asyncio.sleep(0)
+            # every touched symbol's requests go out first; each cycle's bookkeeping waits for all
+            later: list[tuple[SymbolState, CycleResult]] = []
+            try:
+                for sym, tick_ns in touched.items():
+                    if await self._cycle(sym, tick_ns, later):
+                        # a write left to its task: let it put the request on the wire before the
+                        # next symbol's cycle and the recorder's work (tick-to-order ends there)
+                        self._after_cycles(later)
+                        await asyncio.sleep(0)
+            finally:
+                self._after_cycles(later)
             if self.recorder is not None:  # bookkeeping waits until the quotes went out
                 now = time.time_ns()
                 for i, ev in enumerate(batch):
@@ -298,10 +304,13 @@ class Trader:
             return "private_down"
         return None
 
-    async def _cycle(self, sym: Symbol, tick_ns: int | None = None) -> bool:
+    async def _cycle(self, sym: Symbol, tick_ns: int | None = None,
+                     later: list[tuple[SymbolState, CycleResult]] | None = None) -> bool:
         """One quote cycle for `sym`; `tick_ns` is when the triggering book update arrived (monotonic).
 
-        True when a write is left for its task to send (it could not go out in this step).
+        Given `later`, the cycle's bookkeeping is left there for `_after_cycles` (the caller's other
+        symbols send first). True when a write is left for its task to send (it could not go out
+        in this step).
         """
         cycle, sender = self.cycle, self.sender
         if cycle is None or sender is None:
@@ -313,8 +322,21 @@ class Trader:
             queued = False
             for i, b in enumerate(res.batches):  # already marked in flight by the cycle
                 queued |= not sender.submit(b, tick_ns=tick_ns if i == 0 else None)
+            if self.risk.kill.engaged:
+                self._check_kill()
+        if later is None:
+            self._after_cycles([(st, res)])
+        else:
+            later.append((st, res))
+        return queued
+
+    def _after_cycles(self, done: list[tuple[SymbolState, CycleResult]]) -> None:
+        """After the requests went out: start their tasks and count what the cycles did."""
+        if self.sender is not None:
+            self.sender.flush()
+        for st, res in done:
             q = res.quotes
-            key = (sym, q.reason or "quoted")
+            key = (q.symbol, q.reason or "quoted")
             counter = self._quote_counters.get(key)
             if counter is None:  # labels() costs a few microseconds: keep the children
                 counter = self._quote_counters[key] = self.metrics.quotes.labels(*key)
@@ -333,9 +355,7 @@ class Trader:
                 if q.bids or q.asks:
                     self._on_first_quote()
                 self.orders_sent += sum(len(b.actions) for b in res.batches)
-            if self.risk.kill.engaged:
-                self._check_kill()
-            return queued
+        done.clear()
 
     async def _on_stream_state(self, ev: StreamState) -> None:
         kind = str(ev.stream)

@@ -78,10 +78,9 @@ async def test_write_now_sends_in_the_callers_step_or_not_at_all(
             OrderAction(ActionKind.CREATE, BTC, Side.BUY, OrderLinkId(f"mm-now-b{i}"), price=Decimal(20000 + i),
                         qty=Decimal("0.001")) for i in range(2)))
         for b, op in ((one, "ws:order.create"), (two, "ws:order.create-batch")):
-            out: list[int] = []
-            with outbound.watch(out.append):
-                pending = write_now(c, b)
-            assert pending is not None and len(out) == 1  # on the wire before any await
+            token = outbound.arm()
+            pending = write_now(c, b)
+            assert pending is not None and outbound.disarm(token) > 0  # on the wire before any await
             results = await write(c, b, pending)
             assert [r.ok for r in results] == [True] * len(b.actions), results
             assert sim.stats.requests_per_endpoint[op] == 1
