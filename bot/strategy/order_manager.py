@@ -74,6 +74,8 @@ class OrderManager:
         # bumped by every method that may change an order: read-side caches key on it
         self.version = 0
         self._bounds: dict[Symbol, tuple[int, tuple[int | None, int | None]]] = {}
+        # per symbol: (version, tolerances) and the quote sides of the last diff that found nothing to do
+        self._settled: dict[Symbol, tuple[tuple[int, int, Decimal], tuple[QuoteLevel, ...], tuple[QuoteLevel, ...]]] = {}
 
     def _add(self, o: LiveOrder) -> None:
         self.version += 1
@@ -153,6 +155,12 @@ class OrderManager:
         can be built before sending); live state changes only in `submitted`.
         """
         sym = quotes.symbol
+        # nothing to do last time, and neither the orders nor the quotes changed since: the quote
+        # sides come from a cache, so an unchanged side is the same tuple
+        key = (self.version, self.tolerance_ticks, self.qty_tolerance)
+        last = self._settled.get(sym)
+        if last is not None and last[0] == key and last[1] is quotes.bids and last[2] is quotes.asks:
+            return []
         buys: list[LiveOrder] = []
         sells: list[LiveOrder] = []
         for o in self._by_symbol.get(sym, {}).values():
@@ -162,6 +170,10 @@ class OrderManager:
             self._diff_side(sym, Side.BUY, quotes.bids, buys, actions)
         if sells or quotes.asks:
             self._diff_side(sym, Side.SELL, quotes.asks, sells, actions)
+        if actions:
+            self._settled.pop(sym, None)
+        else:
+            self._settled[sym] = (key, quotes.bids, quotes.asks)
         return actions
 
     def _diff_side(

@@ -288,3 +288,31 @@ def test_own_bounds_follow_every_change_of_the_live_set() -> None:
     bid = m.live(SYM)[0]
     m.on_fill(Fill("e1", SYM, Side.BUY, D("100.1"), D(1), D(0), D(0), True, OrderId("o1"), bid.order_link_id, 3))
     assert m.own_bounds(SYM) == (None, None)  # fully filled: gone
+
+
+def test_unchanged_quotes_against_unchanged_orders_plan_nothing_and_any_change_is_seen() -> None:
+    # the quote sides are cached tuples: the same object again means the same quotes
+    m = om()
+    q = quotes([("100.0", "1"), ("99.9", "1")], [("100.2", "1")])
+    settle(m, m.diff(q))
+    assert m.diff(q) == [] and m.diff(q) == []
+    [bid] = [o for o in m.live() if o.side is Side.BUY and o.price == D("100.0")]
+    # the venue cancelled it (an order change the quotes do not show): the same quotes re-create it
+    m.on_order_update(OrderUpdate(bid.order_link_id, SYM, Side.BUY, OrderStatus.CANCELLED, D("100.0"), D(1)))
+    [again] = m.diff(q)
+    assert again.kind is ActionKind.CREATE and again.price == D("100.0")
+    settle(m, [again])
+    assert m.diff(q) == []
+    [ask] = [o for o in m.live() if o.side is Side.SELL]
+    m.on_fill(Fill("e1", SYM, Side.SELL, D("100.2"), D("0.5"), D(0), D(0), True, OrderId("x"), ask.order_link_id, 0))
+    [top_up] = m.diff(q)  # half filled: leaves 0.5 of 1 is outside the size tolerance
+    assert top_up.kind is ActionKind.AMEND and top_up.order_link_id == ask.order_link_id
+    settle(m, [top_up])
+    m.on_order_update(OrderUpdate(ask.order_link_id, SYM, Side.SELL, OrderStatus.PARTIALLY_FILLED, D("100.2"),
+                                  D("1.5"), D("0.5")))
+    assert m.diff(q) == []
+    m.tolerance_ticks = 5  # a hot reload: a looser tolerance may keep what a tighter one moved
+    wider = quotes([("100.3", "1"), ("100.2", "1")], [("100.5", "1")])
+    assert m.diff(wider) == []
+    m.tolerance_ticks = 0
+    assert kinds(m.diff(wider)) == ["amend"] * 3
