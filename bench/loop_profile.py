@@ -120,10 +120,13 @@ def main() -> None:
         if out_ns - tick_ns >= anatomy_limit:
             anatomy_n[0] += 1
             in_steps = 0
-            # the steps finished since the book update, then the one running now (it sent the request)
+            # the step running now, then the steps finished since the book update; a write its task
+            # sent is timed when the task ends (after the ack): steps after `out_ns` do not count
             for start, end, cb in [(step_start[0], out_ns, step_cb[0]), *reversed(recent)]:
                 if end <= tick_ns:
                     break
+                if start >= out_ns:
+                    continue
                 part = min(end, out_ns) - max(start, tick_ns)
                 in_steps += part
                 anatomy[step_name(cb)] += part
