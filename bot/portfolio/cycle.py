@@ -73,6 +73,8 @@ class QuoteCycle:
         self.marks: dict[Symbol, Decimal] = {}
         self._budgets = allocator.budgets()
         self._size_cache: dict[Symbol, tuple[tuple[Decimal, Decimal, Decimal, int], Decimal, Decimal]] = {}
+        # per symbol: a cycle deferred whole for want of budget (its key, result and the kinds it waits for)
+        self._waiting: dict[Symbol, tuple[tuple[object, ...], CycleResult, dict[ActionKind, int]]] = {}
 
     def update_config(self, strategy: StrategyConfig, params: Mapping[Symbol, QuoteParams]) -> None:
         """Hot reload: new strategy section and per-symbol parameters from the next cycle."""
@@ -120,6 +122,12 @@ class QuoteCycle:
         if self.guards.kill.engaged:
             return self._send(symbol, Quotes.none(symbol, "kill_switch"), self.om.cancel_all(), now_ns)
         reason = self.guards.gate(symbol, book, now_ns=now_ns)
+        if hold is None and reason is None:
+            waiting = self._waiting.get(symbol)
+            if waiting is not None and waiting[0] == self._wait_key(symbol) and not self._grantable(waiting[2], now_ns):
+                # the last cycle's writes wait for the budget and nothing but the book changed: a
+                # new quote would wait too (the newest book is quoted when the budget refills)
+                return waiting[1]
         if hold is not None:
             q = Quotes.none(symbol, hold)
         elif reason is not None:
@@ -151,10 +159,19 @@ class QuoteCycle:
         """Desired quotes -> actions: the order manager's diff (a benchmark may swap in a baseline)."""
         return self.om.diff(q)
 
+    def _wait_key(self, symbol: Symbol) -> tuple[object, ...]:
+        """What a deferred cycle's actions depend on besides the book: orders, position, budgets, config."""
+        return (self.om.version, self.portfolio.inventory(symbol).position, self._budgets, self.ramp.fraction,
+                self.strategy, self.params[symbol], self.guards.cfg)
+
+    def _grantable(self, kinds: dict[ActionKind, int], now_ns: int) -> bool:
+        can = self.throttle.can_grant
+        return any(can(k, now_ns=now_ns, items=n) for k, n in kinds.items())
+
     def _send(self, symbol: Symbol, q: Quotes, actions: list[OrderAction], now_ns: int) -> CycleResult:
         if not actions:
+            self._waiting.pop(symbol, None)
             return _tuple(CycleResult, (symbol, q, (), (), ()))
-        can = self.throttle.can_grant
         kinds: dict[ActionKind, int] = {}
         for a in actions:
             kinds[a.kind] = kinds.get(a.kind, 0) + 1
@@ -162,10 +179,14 @@ class QuoteCycle:
         empty = self.om.empty_sides(symbol) if ActionKind.CREATE in kinds else ()
         if empty:
             kinds[ActionKind.CREATE] = 1
-        if not any(can(k, now_ns=now_ns, items=n) for k, n in kinds.items()):
+        if not self._grantable(kinds, now_ns):
             # nothing could go out before the budget refills: risk-checking and batching now would
             # be thrown away (at venue limits of ~10 writes/s this is most cycles of a busy book)
-            return _tuple(CycleResult, (symbol, q, (), (), actions))
+            res = _tuple(CycleResult, (symbol, q, (), (), actions))
+            if q.reason is None:
+                self._waiting[symbol] = (self._wait_key(symbol), res, kinds)
+            return res
+        self._waiting.pop(symbol, None)
         decision = self.guards.check(actions, live=self.om.orders, positions=self.portfolio.positions(),
                                      marks=self.marks, now_ns=now_ns)
         res = self.throttle.acquire(self.om.batches(decision.allowed), now_ns=now_ns, empty=empty)

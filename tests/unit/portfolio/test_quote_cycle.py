@@ -160,3 +160,33 @@ def test_a_side_left_empty_gets_its_best_level_through_the_single_create_endpoin
     best_ask = min(a.price for a in first.batches[0].actions if a.side is Side.SELL)
     assert r.batches[0].actions[0].price == best_ask
     assert len(r.deferred) == 2 and {a.side for a in r.deferred} == {Side.SELL}
+
+
+def test_a_cycle_waiting_for_budget_requotes_when_the_budget_the_orders_or_a_hold_says_so() -> None:
+    c = make_cycle()
+    c.throttle = Throttle(ThrottleConfig(batch_per_s=8, single_endpoints=False))
+    ack_all(c, c.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0))
+    held = c.on_book(SYMS[0], top("2002.0", "2002.5"), now_ns=T0 + 1)
+    assert held.deferred and not held.batches
+    # only the book moved and the budget is still spent: the deferred result stands, unquoted
+    assert c.on_book(SYMS[0], top("2003.0", "2003.5"), now_ns=T0 + 2) is held
+    # an order changed (a fill): quoted again, though the budget is still spent
+    o = c.om.live(SYMS[0])[0]
+    c.om.on_fill(Fill("e1", SYMS[0], o.side, o.price, D("0.001"), D(0), D(0), True, OrderId("o"), o.order_link_id, 0))
+    moved = c.on_book(SYMS[0], top("2003.0", "2003.5"), now_ns=T0 + 3)
+    assert moved is not held and moved.deferred and moved.quotes.bids[0].price > held.quotes.bids[0].price
+    # a hold is never answered from the wait: the cancels are planned now
+    paused = c.on_book(SYMS[0], top("2004.0", "2004.5"), now_ns=T0 + 4, hold="paused")
+    assert paused.quotes.reason == "paused"
+    assert {a.kind for b in paused.batches for a in b.actions} | {a.kind for a in paused.deferred} == {ActionKind.CANCEL}
+    # once the window rolls over, the newest book goes out
+    c2 = make_cycle()
+    c2.throttle = Throttle(ThrottleConfig(batch_per_s=8, single_endpoints=False))
+    ack_all(c2, c2.on_book(SYMS[0], top("2000.0", "2000.5"), now_ns=T0))
+    held2 = c2.on_book(SYMS[0], top("2002.0", "2002.5"), now_ns=T0 + 1)
+    assert c2.on_book(SYMS[0], top("2003.0", "2003.5"), now_ns=T0 + 2) is held2
+    later = c2.on_book(SYMS[0], top("2005.0", "2005.5"), now_ns=T0 + 1_100_000_000)
+    amends = [a for b in later.batches for a in b.actions]
+    assert amends and {a.kind for a in amends} == {ActionKind.AMEND}
+    asks_then = [a.price for a in held2.deferred if a.side is Side.SELL and a.price]
+    assert asks_then and min(a.price for a in amends if a.side is Side.SELL and a.price) > max(asks_then)
