@@ -182,10 +182,10 @@ class QuoteCycle:
         if not self._grantable(kinds, now_ns):
             # nothing could go out before the budget refills: risk-checking and batching now would
             # be thrown away (at venue limits of ~10 writes/s this is most cycles of a busy book)
-            res = _tuple(CycleResult, (symbol, q, (), (), actions))
+            waits = _tuple(CycleResult, (symbol, q, (), (), actions))
             if q.reason is None:
-                self._waiting[symbol] = (self._wait_key(symbol), res, kinds)
-            return res
+                self._waiting[symbol] = (self._wait_key(symbol), waits, kinds)
+            return waits
         self._waiting.pop(symbol, None)
         decision = self.guards.check(actions, live=self.om.orders, positions=self.portfolio.positions(),
                                      marks=self.marks, now_ns=now_ns)

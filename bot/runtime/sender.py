@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -93,6 +94,9 @@ class OrderSender:
             for _, pending, _, _ in after:
                 if pending is not None:
                     pending.close()
+            self.inflight -= len(after)
+            if self.inflight == 0:
+                self._idle.set()
             return
         for b, pending, tick_ns, out_ns in after:
             if pending is None:
@@ -101,7 +105,8 @@ class OrderSender:
             if tick_ns is not None and out_ns:
                 self._tick_to_order(tick_ns, b.actions[0].symbol, out_ns)
             task = tg.create_task(self._send_tracked(b, None, pending))
-            task.add_done_callback(lambda _, p=pending: p.close())  # a task cancelled before its first step never awaits it
+            # a task cancelled before its first step never awaits it
+            task.add_done_callback(functools.partial(_close, pending))
 
     async def idle(self, timeout_s: float) -> bool:
         """Wait until no write is in flight; False on timeout."""
@@ -163,6 +168,10 @@ class OrderSender:
     def _count(self, acts: tuple[OrderAction, ...], result: str) -> None:
         for a in acts:
             self.metrics.orders.labels(a.symbol, str(a.kind), result).inc()
+
+
+def _close(coro: Coroutine[Any, Any, Any], _task: object) -> None:
+    coro.close()
 
 
 def write_now(client: ExchangeClient, b: Batch) -> Coroutine[Any, Any, list[OrderResult]] | None:

@@ -75,7 +75,8 @@ class OrderManager:
         self.version = 0
         self._bounds: dict[Symbol, tuple[int, tuple[int | None, int | None]]] = {}
         # per symbol: (version, tolerances) and the quote sides of the last diff that found nothing to do
-        self._settled: dict[Symbol, tuple[tuple[int, int, Decimal], tuple[QuoteLevel, ...], tuple[QuoteLevel, ...]]] = {}
+        self._settled: dict[Symbol, tuple[tuple[int, int, Decimal], tuple[QuoteLevel, ...],
+                                          tuple[QuoteLevel, ...]]] = {}
 
     def _add(self, o: LiveOrder) -> None:
         self.version += 1

@@ -8,16 +8,23 @@ limiter, which then held amends back for up to 0.8 s while the throttle believed
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
 from exchange_trade import trade_channel_up
 
 from bot.common import outbound
+from bot.config.risk import RiskConfig
 from bot.domain import Category, OrderLinkId, Side, Symbol
 from bot.exchange.bybit.client import BybitClient
-from bot.runtime.sender import write, write_now
+from bot.observability.metrics import Metrics
+from bot.risk.guards import RiskGuards
+from bot.runtime.sender import OrderSender, write, write_now
+from bot.runtime.tasks import LatencyStats
 from bot.sim import SimServer
+from bot.strategy import OrderLinkIds, OrderManager, QuoteLevel, Quotes
 from bot.strategy.orders import GONE_CODES, ActionKind, Batch, OrderAction
 
 BTC = Symbol("BTCUSDT")
@@ -96,3 +103,36 @@ async def test_write_now_sends_in_the_callers_step_or_not_at_all(
         [r] = await write(c, _one(ActionKind.CANCEL, "mm-now-9"), dup)
         assert not r.ok and r.ret_code in GONE_CODES
     assert not _counts(sim, "/v5/order/")
+
+
+async def test_sender_puts_every_symbols_request_on_the_wire_before_any_bookkeeping(
+        sim: SimServer, client_factory: Callable[..., BybitClient]) -> None:
+    # two symbols' cycles in one step: both requests go out in `submit`; their tasks, the acks
+    # and the tick-to-order samples wait for `flush`, and every write ends acked and accounted
+    c = client_factory()
+    eth = Symbol("ETHUSDT")
+    insts = await c.instruments([BTC, eth])
+    om = OrderManager(instruments=insts, category=Category.LINEAR, link_ids=OrderLinkIds("mm", "snd"))
+    metrics, latency = Metrics(process=False), LatencyStats(100)
+    sender = OrderSender(c, om, RiskGuards(RiskConfig()), metrics, latency)
+    async with trade_channel_up(c), asyncio.TaskGroup() as tg:
+        runner = tg.create_task(sender.run())
+        await asyncio.sleep(0)
+        batches = []
+        for sym, price in ((BTC, Decimal("20000")), (eth, Decimal("1000"))):
+            inst = insts[sym]
+            lv = QuoteLevel(Side.BUY, 0, inst.to_ticks(price), price, inst.min_qty * 10)
+            acts = om.diff(Quotes(sym, (lv,), ()))
+            om.submitted(acts, now_ns=1)
+            batches += om.batches(acts)
+        tick = time.monotonic_ns()
+        assert all(sender.submit(b, tick_ns=tick) for b in batches)  # both on the wire in this step
+        assert latency.count == 0 and sender.inflight == 2  # their bookkeeping waits for flush
+        sender.flush()
+        assert latency.count == 2 and 0 < latency.percentile_us(1.0) < 500_000  # type: ignore[operator]
+        assert await sender.idle(5.0) and sender.inflight == 0
+        runner.cancel()
+    assert sim.stats.requests_per_endpoint["ws:order.create"] == 2
+    assert all(o.pending is None and o.order_id for o in om.live())
+    assert sum(s.value for m in metrics.orders.collect() for s in m.samples
+               if s.name.endswith("_total") and s.labels["result"] == "ok") == 2
