@@ -5,6 +5,7 @@ Pure: timestamps and ids are arguments. Field names keep Bybit's spelling (`orde
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,6 +62,7 @@ PATH = {
 BATCH_MAX = {"linear": 20, "inverse": 20, "option": 20, "spot": 10}
 
 
+@functools.cache  # our own fixed paths: a bounded set, asked on every order write
 def endpoint_family(path: str) -> str:
     """Bounded metric/rate-limit label for a path: "order_create", "execution_list", "market_time"..."""
     return path.strip("/").removeprefix("v5/").replace("/", "_").replace("-", "_") or "root"
