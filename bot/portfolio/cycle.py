@@ -169,8 +169,8 @@ class QuoteCycle:
         return any(can(k, now_ns=now_ns, items=n) for k, n in kinds.items())
 
     def _send(self, symbol: Symbol, q: Quotes, actions: list[OrderAction], now_ns: int) -> CycleResult:
+        self._waiting.pop(symbol, None)  # set again below only by a cycle deferred whole
         if not actions:
-            self._waiting.pop(symbol, None)
             return _tuple(CycleResult, (symbol, q, (), (), ()))
         kinds: dict[ActionKind, int] = {}
         for a in actions:
@@ -186,7 +186,6 @@ class QuoteCycle:
             if q.reason is None:
                 self._waiting[symbol] = (self._wait_key(symbol), waits, kinds)
             return waits
-        self._waiting.pop(symbol, None)
         decision = self.guards.check(actions, live=self.om.orders, positions=self.portfolio.positions(),
                                      marks=self.marks, now_ns=now_ns)
         res = self.throttle.acquire(self.om.batches(decision.allowed), now_ns=now_ns, empty=empty)
