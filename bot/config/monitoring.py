@@ -25,3 +25,5 @@ class MonitoringConfig(Section):
     recorder_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     recorder_max_files: int = Field(default=10, ge=1)
     recorder_max_age_s: int = Field(default=7 * 86400, ge=60)
+    heap_trim_interval_s: float = Field(default=30.0, ge=0,
+                                        description="malloc_trim period: free heap pages back to the OS (0 = off)")

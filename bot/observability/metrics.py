@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, disable_created_metrics
 from prometheus_client.exposition import generate_latest
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -99,6 +99,8 @@ class Metrics:
                                           ["endpoint"], registry=r)
         # State and housekeeping.
         self.snapshot_failures = Counter("mm_snapshot_failures", "Snapshot saves that failed", ["kind"], registry=r)
+        self.heap_trim = Summary("bot_heap_trim_seconds", "Time in malloc_trim, giving free heap pages back",
+                                 registry=r)
         self.disk_usage = Gauge("mm_disk_usage_bytes", "Bytes used by the bot's directories", ["dir"], registry=r)
 
     def exposition(self) -> bytes:

@@ -20,6 +20,7 @@ from bot.observability.logging import get_logger
 from bot.observability.metrics import Metrics
 from bot.observability.recorder import Recorder
 from bot.runtime import hot_reload
+from bot.runtime.heap import HeapTrimmer, rss_bytes
 from bot.runtime.lock import RunLock
 from bot.runtime.shutdown import ShutdownReport, ShutdownSequence, Step, install_signal_handlers
 from bot.runtime.snapshots import SnapshotStore
@@ -68,6 +69,7 @@ class Bot:
         self.config_hash = cfg_hash_sanitized(cfg)
         self.started_mono = time.monotonic()
         self.latency = LatencyStats()
+        self.heap = HeapTrimmer(on_trim=self.metrics.heap_trim.observe)
         self.lock = RunLock(self.state_dir, account_key=self._account_key(cfg))
         self.ledger: Ledger | None = None
         self.recorder: Recorder | None = None
@@ -159,6 +161,8 @@ class Bot:
         self.tasks.add("snapshots", self._periodic_saves)
         self.tasks.add("reload", self._reload_listener)
         self.tasks.add("disk_usage", lambda: every(30.0, self._disk_usage, name="disk_usage"))
+        if mon.heap_trim_interval_s > 0 and self.heap.available:
+            self.tasks.add("heap_trim", lambda: every(mon.heap_trim_interval_s, self.heap.run, name="heap_trim"))
         if self.opts.duration_s is not None:
             self.tasks.add("duration", self._duration_timer)
         if self.opts.live_view:
@@ -355,6 +359,7 @@ class Bot:
             "totals": totals,
             "symbols": trader.symbol_status() if trader else {},
             "tasks": len(asyncio.all_tasks()),
+            "memory": {"rss_bytes": rss_bytes(), **self.heap.status()},
             "startup_s": {"first_quote": self.first_quote_s},
             "startup_error": self.startup_error,
             "reloads": self._counters.reloads, "last_reload": self._counters.last_reload,

@@ -27,9 +27,15 @@ async def _mmctl(*args: str, env: dict[str, str] | None = None) -> tuple[int, st
 async def test_status_stop_and_the_lock_on_a_running_bot(ext_sim: SimServer, tmp_path: Path,
                                                          bots: list[BotProc]) -> None:
     state = tmp_path / "state"
-    bot = await start_bot(ext_sim, state, sets=FAST)
+    bot = await start_bot(ext_sim, state, sets=(*FAST, "monitoring.heap_trim_interval_s=0.2"))
     bots.append(bot)
     await bot.wait_ready()
+
+    async def trimmed() -> bool:
+        mem = (await bot.status())["memory"]
+        return bool(mem["heap_trims"] >= 2 and mem["heap_trim_ms_last"] is not None and mem["rss_bytes"] > 0)
+
+    await wait_for(trimmed, 10, "the heap trim task to run twice")  # the soak's RSS gate relies on it
     # A second bot on the same state dir is refused and leaves the first one alone.
     twin = await start_bot(ext_sim, state, sets=FAST)
     bots.append(twin)
