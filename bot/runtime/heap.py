@@ -17,12 +17,7 @@ import os
 import time
 from collections.abc import Callable
 
-from bot.observability.logging import get_logger
-
 __all__ = ["HeapTrimmer", "load_malloc_trim", "rss_bytes"]
-
-log = get_logger(__name__)
-
 
 def load_malloc_trim() -> Callable[[int], int] | None:
     """glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
@@ -49,7 +44,6 @@ class HeapTrimmer:
         self.count = 0
         self.released = 0
         self.last_ms: float | None = None
-        self.total_s = 0.0
 
     @property
     def available(self) -> bool:
@@ -65,7 +59,6 @@ class HeapTrimmer:
         self.count += 1
         self.released += 1 if released else 0
         self.last_ms = round(took * 1000, 3)
-        self.total_s += took
         if self._on_trim is not None:
             self._on_trim(took)
         return took
