@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import os
 import time
 from collections.abc import Callable
+from functools import cache
+from typing import Any
 
 __all__ = ["HeapTrimmer", "load_malloc_trim", "rss_bytes"]
+
 
 def load_malloc_trim() -> Callable[[int], int] | None:
     """glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
@@ -37,9 +39,8 @@ class HeapTrimmer:
     mallocs may wait on the arena lock for that long, once a period.
     """
 
-    def __init__(self, trim: Callable[[int], int] | None = None,
-                 on_trim: Callable[[float], object] | None = None) -> None:
-        self._trim = trim if trim is not None else load_malloc_trim()
+    def __init__(self, on_trim: Callable[[float], object] | None = None) -> None:
+        self._trim = load_malloc_trim()
         self._on_trim = on_trim
         self.count = 0
         self.released = 0
@@ -71,13 +72,16 @@ class HeapTrimmer:
                 "heap_trim_ms_last": self.last_ms}
 
 
+@cache
+def _process() -> Any:
+    import psutil  # imported on the first /status, not at start-up
+
+    return psutil.Process()
+
+
 def rss_bytes() -> int | None:
-    """Resident set size from /proc (Linux); None elsewhere."""
+    """This process's resident set size (psutil); None where the platform does not say."""
     try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
+        return int(_process().memory_info().rss)
+    except Exception:  # psutil.Error, or an unsupported platform: /status shows null, not a 500
         return None
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
